@@ -1,0 +1,3 @@
+"""loopcap's library: loopback audio and screen capture, sessions, notes, conversion."""
+
+__version__ = "0.1.0"

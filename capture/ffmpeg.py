@@ -1,0 +1,279 @@
+"""Finding ffmpeg, building its command lines (with ffmpeg-python) and running it.
+
+This is the only module that starts ffmpeg. Which binary is used:
+
+1. ``LOOPCAP_FFMPEG`` when set (an error if it is not a working ffmpeg);
+2. otherwise the first working one in :data:`PREFERENCE` (``bench/bench_ffmpeg_choice.py``
+   measured the bundled build converting voice notes to MP3 faster than Debian's, so it comes
+   first; both have every encoder loopcap uses);
+3. none found: :class:`FfmpegError` saying how to get one.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from capture.errors import FfmpegError
+
+#: Encoders loopcap knows how to use, and what each is for.
+ENCODERS_OF_INTEREST = {
+    "libmp3lame": "MP3 output (voice notes, conversion)",
+    "libopus": "Opus output",
+    "aac": "M4A and MP4 audio",
+    "libx264": "MP4 screen recordings",
+    "flac": "FLAC output",
+}
+
+#: Order in which installed ffmpeg builds are tried when LOOPCAP_FFMPEG is not set.
+PREFERENCE = ("bundled", "path")
+
+# Sample format of loopcap's raw session audio, in ffmpeg's words.
+PCM_FORMAT = "s16le"
+
+
+@dataclass(frozen=True, slots=True)
+class FfmpegInfo:
+    path: str
+    version: str
+    origin: str  # "LOOPCAP_FFMPEG", "path" or "bundled"
+    encoders: frozenset[str]
+
+    def has_encoder(self, name: str) -> bool:
+        return name in self.encoders
+
+    def require_encoder(self, name: str) -> None:
+        if name not in self.encoders:
+            raise FfmpegError(
+                f"ffmpeg at {self.path} has no '{name}' encoder (needed for "
+                f"{ENCODERS_OF_INTEREST.get(name, name)}); install a full ffmpeg build "
+                "or point LOOPCAP_FFMPEG at one"
+            )
+
+
+def _candidates() -> Iterator[tuple[str, str]]:
+    for origin in PREFERENCE:
+        if origin == "path":
+            found = shutil.which("ffmpeg")
+            if found:
+                yield origin, found
+        elif origin == "bundled":
+            try:
+                import imageio_ffmpeg
+
+                yield origin, imageio_ffmpeg.get_ffmpeg_exe()
+            except (ImportError, RuntimeError):
+                continue
+
+
+def _probe(path: str, origin: str) -> FfmpegInfo | None:
+    try:
+        version_out = subprocess.run(
+            [path, "-hide_banner", "-version"], capture_output=True, text=True, timeout=20
+        ).stdout
+        encoders_out = subprocess.run(
+            [path, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=20
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"ffmpeg version (\S+)", version_out)
+    if not match:
+        return None
+    encoders = frozenset(
+        m.group(1) for m in re.finditer(r"^\s*[VAS][A-Z.]{5}\s+(\S+)", encoders_out, re.M)
+    )
+    return FfmpegInfo(path=path, version=match.group(1), origin=origin, encoders=encoders)
+
+
+@functools.lru_cache(maxsize=1)
+def locate_ffmpeg() -> FfmpegInfo:
+    """The ffmpeg loopcap will use, probed once per process."""
+    override = os.environ.get("LOOPCAP_FFMPEG")
+    if override:
+        info = _probe(override, "LOOPCAP_FFMPEG")
+        if info is None:
+            raise FfmpegError(
+                f"LOOPCAP_FFMPEG={override} is not a working ffmpeg; fix the path or unset it"
+            )
+        return info
+    for origin, path in _candidates():
+        info = _probe(path, origin)
+        if info is not None:
+            return info
+    raise FfmpegError(
+        "no ffmpeg found: install one (e.g. 'apt install ffmpeg'), reinstall loopcap with "
+        "'pip install imageio-ffmpeg', or set LOOPCAP_FFMPEG to its path"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Output formats
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    extension: str
+    muxer: str
+    codec: str
+    encoder_options: tuple[tuple[str, str], ...] = ()
+
+
+def audio_format(
+    name: str, *, mp3_quality: int = 2, aac_kbps: int = 192, opus_kbps: int = 96
+) -> AudioFormat:
+    formats = {
+        "wav": AudioFormat("wav", "wav", "pcm_s16le"),
+        "flac": AudioFormat("flac", "flac", "flac"),
+        "mp3": AudioFormat("mp3", "mp3", "libmp3lame", (("q:a", str(mp3_quality)),)),
+        "m4a": AudioFormat("m4a", "ipod", "aac", (("b:a", f"{aac_kbps}k"),)),
+        "opus": AudioFormat("opus", "ogg", "libopus", (("b:a", f"{opus_kbps}k"),)),
+    }
+    try:
+        return formats[name]
+    except KeyError:
+        raise FfmpegError(
+            f"unknown audio format '{name}'; choose one of {', '.join(formats)}"
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def compile_args(stream: Any, *, overwrite: bool = True) -> list[str]:
+    """The full command line of an ffmpeg-python stream, run with the located binary."""
+    info = locate_ffmpeg()
+    args: list[str] = stream.compile(cmd=info.path, overwrite_output=overwrite)
+    # Quiet, non-interactive: no banner, no reading of our stdin unless a pipe is the input.
+    return [args[0], "-hide_banner", "-nostdin", "-loglevel", "error", *args[1:]]
+
+
+def run(
+    stream: Any,
+    *,
+    what: str,
+    cancel: threading.Event | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Run an ffmpeg-python stream to completion; raise FfmpegError naming ``what`` on failure.
+
+    ``cancel`` stops ffmpeg early (the caller then removes the partial output).
+    """
+    args = compile_args(stream)
+    with subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as proc:
+        stderr = _wait(proc, cancel, timeout)
+    if cancel is not None and cancel.is_set():
+        raise FfmpegError(f"{what}: cancelled")
+    if proc.returncode != 0:
+        raise FfmpegError(f"{what}: ffmpeg failed: {_last_error_line(stderr)}")
+
+
+def _wait(proc: subprocess.Popen[bytes], cancel: threading.Event | None, timeout: float | None) -> str:
+    assert proc.stderr is not None
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    waited = 0.0
+    while True:
+        try:
+            proc.wait(timeout=0.1)
+            break
+        except subprocess.TimeoutExpired:
+            waited += 0.1
+            if (cancel is not None and cancel.is_set()) or (timeout and waited > timeout):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                break
+    reader.join(timeout=5)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@contextmanager
+def open_pipe(stream: Any, *, what: str) -> Iterator[IO[bytes]]:
+    """Start ffmpeg reading from a pipe; yields its stdin. Closing waits for it to finish."""
+    args = compile_args(stream)
+    proc = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert proc.stdin is not None
+    try:
+        yield proc.stdin
+    finally:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        stderr = _wait(proc, None, 120)
+    if proc.returncode != 0:
+        raise FfmpegError(f"{what}: ffmpeg failed: {_last_error_line(stderr)}")
+
+
+def encode_pcm_file(
+    pcm_path: Path,
+    *,
+    samplerate: int,
+    channels: int,
+    target: Path,
+    fmt: AudioFormat,
+    frames: int | None = None,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Encode loopcap's raw session audio into ``target`` (which the caller makes atomic)."""
+    import ffmpeg as ffmpeg_python
+
+    if fmt.codec != "pcm_s16le":  # PCM is built into every ffmpeg
+        locate_ffmpeg().require_encoder(fmt.codec)
+    source = ffmpeg_python.input(str(pcm_path), f=PCM_FORMAT, ar=samplerate, ac=channels)
+    options: dict[str, Any] = {"f": fmt.muxer, "acodec": fmt.codec, **dict(fmt.encoder_options)}
+    if frames is not None:
+        options["t"] = f"{frames / samplerate:.6f}"
+    if fmt.codec == "libopus" and samplerate not in (8000, 12000, 16000, 24000, 48000):
+        options["ar"] = 48000
+    # ffmpeg's own encoder tag is replaced by loopcap's in capture.tags.
+    options["map_metadata"] = -1
+    run(source.output(str(target), **options), what=f"encoding {target.name}", cancel=cancel)
+
+
+def media_duration(path: Path) -> float:
+    """Duration in seconds of any file ffmpeg reads, by decoding it (no ffprobe needed)."""
+    import ffmpeg as ffmpeg_python
+
+    args = compile_args(ffmpeg_python.input(str(path)).output("-", f="null"))
+    args = [a if a != "error" else "info" for a in args]
+    result = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise FfmpegError(f"{path}: not readable by ffmpeg: {_last_error_line(result.stderr)}")
+    times = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", result.stderr)
+    if not times:
+        raise FfmpegError(f"{path}: ffmpeg found no audio or video in it")
+    h, m, s = times[-1]
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def version_line(info: FfmpegInfo) -> str:
+    return f"ffmpeg {info.version} ({info.origin}: {info.path})"
+
+
+def describe_encoders(info: FfmpegInfo, names: Sequence[str] | None = None) -> list[tuple[str, bool]]:
+    return [(name, info.has_encoder(name)) for name in (names or list(ENCODERS_OF_INTEREST))]
+

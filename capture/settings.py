@@ -1,0 +1,222 @@
+"""loopcap's settings: one frozen dataclass tree, defaults written here and nowhere else.
+
+The settings live in ``settings.toml`` in the platform's config folder (``loopcap paths`` shows
+where). Every key is optional; a key that is unknown, of the wrong type or out of range is a
+:class:`SettingsError` naming the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from capture.errors import LoopcapError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+APP_NAME = "loopcap"
+AUDIO_FORMATS = ("wav", "flac", "mp3", "m4a", "opus")
+
+
+class SettingsError(LoopcapError):
+    """A settings file or value that loopcap cannot use."""
+
+
+def _limits(
+    low: float | None = None, high: float | None = None, choices: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {"low": low, "high": high, "choices": choices}
+
+
+@dataclass(frozen=True, slots=True)
+class AudioSettings:
+    # Empty: the loopback of the default speaker, followed when the default changes.
+    source: str = ""
+    samplerate: int = field(default=48000, metadata=_limits(8000, 192000))
+    channels: int = field(default=2, metadata=_limits(1, 8))
+    # How much audio the capture worker hands over at once; smaller is lower latency, more CPU.
+    block_ms: int = field(default=40, metadata=_limits(5, 500))
+    # A stall longer than this (no data at all) is treated as a gap and filled with silence.
+    gap_threshold_s: float = field(default=0.5, metadata=_limits(0.1, 10))
+    # How long to keep trying to reach the audio server again before giving up on a recording.
+    reconnect_timeout_s: float = field(default=120.0, metadata=_limits(1, 3600))
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSettings:
+    # Empty: the platform's music folder / loopcap.
+    folder: str = ""
+    audio_format: str = field(default="mp3", metadata=_limits(choices=AUDIO_FORMATS))
+    # strftime pattern of new recordings' names (without extension).
+    name_template: str = "loopcap-%Y-%m-%d_%H-%M-%S"
+    # LAME VBR quality, 0 (best) to 9 (smallest).
+    mp3_quality: int = field(default=2, metadata=_limits(0, 9))
+    aac_bitrate_kbps: int = field(default=192, metadata=_limits(32, 512))
+    opus_bitrate_kbps: int = field(default=96, metadata=_limits(6, 510))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Where things live
+
+
+def config_dir() -> Path:
+    override = os.environ.get("LOOPCAP_CONFIG_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.toml"
+
+
+def state_dir() -> Path:
+    """Where recording sessions and logs live while loopcap works."""
+    override = os.environ.get("LOOPCAP_STATE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
+
+
+def sessions_dir() -> Path:
+    return state_dir() / "sessions"
+
+
+def output_folder(settings: Settings) -> Path:
+    if settings.output.folder:
+        return Path(settings.output.folder).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_music_dir()) / APP_NAME
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validating
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the settings file; a missing file means all defaults."""
+    path = path or settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc}); fix or delete the file") from exc
+    return settings_from_dict(data, source=str(path))
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "settings") -> Settings:
+    return _build(Settings, data, prefix="", source=source)
+
+
+def _build(cls: type[Any], data: Any, prefix: str, source: str) -> Any:
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(data, dict):
+        raise SettingsError(f"{source}: [{where}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        known = ", ".join(sorted(fields))
+        raise SettingsError(f"{source}: unknown key '{prefix}{unknown[0]}' (known here: {known})")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, prefix=f"{key}.", source=source)
+        else:
+            values[name] = _check_value(key, hint, value, fields[name].metadata, source)
+    return cls(**values)
+
+
+def _check_value(
+    key: str, hint: Any, value: Any, limits: typing.Mapping[str, Any], source: str
+) -> Any:
+    expected = _plain_type(hint)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and expected is not bool:
+        raise SettingsError(f"{source}: '{key}' must be {expected.__name__}, not a boolean")
+    if expected is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(f"{source}: '{key}' must be a list of strings")
+        value = tuple(value)
+    elif not isinstance(value, expected):
+        raise SettingsError(
+            f"{source}: '{key}' must be {expected.__name__}, not {type(value).__name__} ({value!r})"
+        )
+    low, high, choices = limits.get("low"), limits.get("high"), limits.get("choices", ())
+    if low is not None and value < low:
+        raise SettingsError(f"{source}: '{key}' = {value} is below the minimum {low}")
+    if high is not None and value > high:
+        raise SettingsError(f"{source}: '{key}' = {value} is above the maximum {high}")
+    if choices and value not in choices:
+        raise SettingsError(f"{source}: '{key}' = {value!r}; choose one of {', '.join(choices)}")
+    return value
+
+
+def _plain_type(hint: Any) -> type[Any]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _plain_type(args[0])
+    if origin is tuple:
+        return tuple
+    return typing.cast(type[Any], hint)
+
+
+def settings_to_dict(settings: Any) -> dict[str, Any]:
+    """The settings as plain TOML-ready values (tuples become lists)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = settings_to_dict(value)
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+def write_default_settings(path: Path | None = None) -> Path:
+    """Create the settings file with every default written out, unless it exists."""
+    import tomli_w
+
+    path = path or settings_path()
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        "# loopcap settings. Every key is optional; delete one to get its default back.\n"
+        "# Reference: the Settings section of loopcap's README.\n\n"
+    )
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(header + tomli_w.dumps(settings_to_dict(Settings())), encoding="utf-8")
+    temp.replace(path)
+    return path

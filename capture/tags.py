@@ -1,0 +1,113 @@
+"""Writing tags (title, artist, album, date, encoder) into finished audio files with mutagen.
+
+ffmpeg is told to drop its own metadata; the tags are written here, on the temporary file, before
+it is renamed into place, so a finished file always carries them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from capture import __version__
+from capture.errors import OutputError
+
+ENCODER = f"loopcap {__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class Tags:
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    date: str = ""  # ISO 8601, e.g. "2025-10-13" or "2025-10-13T18:24:05"
+    comment: str = ""
+    encoder: str = ENCODER
+
+
+def write_tags(path: Path, tags: Tags) -> None:
+    """Write ``tags`` into ``path`` (MP3, M4A/MP4, Ogg Opus/Vorbis, FLAC or WAV)."""
+    import mutagen
+
+    try:
+        audio = mutagen.File(str(path))
+    except mutagen.MutagenError as exc:
+        raise OutputError(f"{path}: cannot write tags: {exc}") from exc
+    if audio is None:
+        raise OutputError(f"{path}: cannot write tags to this kind of file")
+    kind = type(audio).__name__
+    if kind in ("MP3", "WAVE", "AIFF"):
+        _write_id3(audio, tags)
+    elif kind == "MP4":
+        _write_mp4(audio, tags)
+    else:  # Ogg Opus, Ogg Vorbis, FLAC: Vorbis comments
+        _write_vorbis(audio, tags)
+    audio.save()
+
+
+def _write_id3(audio: object, tags: Tags) -> None:
+    from mutagen import id3
+
+    if getattr(audio, "tags", None) is None:
+        audio.add_tags()  # type: ignore[attr-defined]
+    frames = audio.tags  # type: ignore[attr-defined]
+    pairs = (
+        (id3.TIT2, tags.title),
+        (id3.TPE1, tags.artist),
+        (id3.TALB, tags.album),
+        (id3.TDRC, tags.date),
+        (id3.TENC, tags.encoder),
+        (id3.TSSE, tags.encoder),
+    )
+    for frame, value in pairs:
+        frames.delall(frame.__name__)
+        if value:
+            frames.add(frame(encoding=3, text=[value]))
+    frames.delall("COMM")
+    if tags.comment:
+        frames.add(id3.COMM(encoding=3, lang="eng", desc="", text=[tags.comment]))
+
+
+def _write_mp4(audio: object, tags: Tags) -> None:
+    keys = {
+        "\xa9nam": tags.title,
+        "\xa9ART": tags.artist,
+        "\xa9alb": tags.album,
+        "\xa9day": tags.date,
+        "\xa9too": tags.encoder,
+        "\xa9cmt": tags.comment,
+    }
+    if audio.tags is None:  # type: ignore[attr-defined]
+        audio.add_tags()  # type: ignore[attr-defined]
+    for key, value in keys.items():
+        audio.tags.pop(key, None)  # type: ignore[attr-defined]
+        if value:
+            audio.tags[key] = [value]  # type: ignore[attr-defined]
+
+
+def _write_vorbis(audio: object, tags: Tags) -> None:
+    keys = {
+        "TITLE": tags.title,
+        "ARTIST": tags.artist,
+        "ALBUM": tags.album,
+        "DATE": tags.date,
+        "ENCODER": tags.encoder,
+        "COMMENT": tags.comment,
+    }
+    if audio.tags is None:  # type: ignore[attr-defined]
+        audio.add_tags()  # type: ignore[attr-defined]
+    for key, value in keys.items():
+        if value:
+            audio.tags[key] = [value]  # type: ignore[attr-defined]
+        elif key in audio.tags:  # type: ignore[attr-defined]
+            del audio.tags[key]  # type: ignore[attr-defined]
+
+
+def read_tags(path: Path) -> dict[str, str]:
+    """The common tags of a file as plain strings (for tests and `loopcap` listings)."""
+    import mutagen
+
+    audio = mutagen.File(str(path), easy=True)
+    if audio is None or audio.tags is None:
+        return {}
+    return {k: str(v[0]) for k, v in audio.tags.items() if v}
