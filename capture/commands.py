@@ -187,7 +187,9 @@ class _LiveDisplay:
         self._level = -120.0
         self._message = ""
         self._console = Console(stderr=True)
-        self._live = Live(self._render(), console=self._console, refresh_per_second=10, transient=True)
+        self._live = Live(
+            self._render(), console=self._console, refresh_per_second=10, transient=True
+        )
         self._live.start()
 
     def on_event(self, event: Event) -> None:
@@ -253,7 +255,11 @@ def run_devices(args: argparse.Namespace) -> int:
     settings = load_settings()
     sources = list_sources()
     if args.json:
-        print(json.dumps([{"id": s.id, "name": s.name, "default": s.is_default} for s in sources], indent=2))
+        print(
+            json.dumps(
+                [{"id": s.id, "name": s.name, "default": s.is_default} for s in sources], indent=2
+            )
+        )
         return 0
     if not sources:
         print("loopcap: no loopback sources found; run 'loopcap doctor'", file=sys.stderr)
@@ -296,4 +302,3 @@ def run_doctor(args: argparse.Namespace) -> int:
         return 1
     print("\nloopcap is ready.")
     return 0
-

@@ -24,7 +24,9 @@ def check_ffmpeg() -> list[Check]:
     try:
         info = locate_ffmpeg()
     except LoopcapError as exc:
-        return [Check("ffmpeg", False, str(exc), "apt install ffmpeg, or pip install imageio-ffmpeg")]
+        return [
+            Check("ffmpeg", False, str(exc), "apt install ffmpeg, or pip install imageio-ffmpeg")
+        ]
     checks = [Check("ffmpeg", True, version_line(info))]
     for encoder, purpose in ENCODERS_OF_INTEREST.items():
         checks.append(
@@ -78,7 +80,10 @@ def _audio_server_fix() -> str:
         return INSTALL_HINT
     if sys.platform.startswith("win"):
         return "check that a playback device is enabled in Sound settings"
-    return "start PulseAudio or PipeWire (pipewire-pulse), e.g. 'systemctl --user start pipewire-pulse'"
+    return (
+        "start PulseAudio or PipeWire (pipewire-pulse), "
+        "e.g. 'systemctl --user start pipewire-pulse'"
+    )
 
 
 def check_display() -> list[Check]:
@@ -118,7 +123,9 @@ def check_display() -> list[Check]:
         try:
             conn = xdisplay.Display(x11)
         except DisplayError as exc:
-            return [Check("display server", False, f"X11 {x11}: {exc}", "check DISPLAY", required=False)]
+            return [
+                Check("display server", False, f"X11 {x11}: {exc}", "check DISPLAY", required=False)
+            ]
         extensions = set(conn.list_extensions())
         conn.close()
     except ImportError:

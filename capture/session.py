@@ -72,7 +72,7 @@ class _SessionLock:
             import msvcrt
 
             try:
-                msvcrt.locking(self._file.fileno(), msvcrt.LK_NBLCK, 1)
+                msvcrt.locking(self._file.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
             except OSError:
                 return False
             return True

@@ -130,7 +130,8 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def settings_from_dict(data: dict[str, Any], source: str = "settings") -> Settings:
-    return _build(Settings, data, prefix="", source=source)
+    settings: Settings = _build(Settings, data, prefix="", source=source)
+    return settings
 
 
 def _build(cls: type[Any], data: Any, prefix: str, source: str) -> Any:
@@ -148,7 +149,7 @@ def _build(cls: type[Any], data: Any, prefix: str, source: str) -> Any:
         key = f"{prefix}{name}"
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, prefix=f"{key}.", source=source)
+            values[name] = _build(typing.cast(type[Any], hint), value, f"{key}.", source)
         else:
             values[name] = _check_value(key, hint, value, fields[name].metadata, source)
     return cls(**values)

@@ -110,20 +110,7 @@ def resolve_output(
         else:
             folder, name, create = path.parent, path, False
     if name is not None:
-        extension = name.suffix.lower().lstrip(".")
-        if extension in formats:
-            if fmt is not None and fmt != extension:
-                raise UsageError(
-                    f"--format {fmt} does not match the file name {name.name}; use one of them"
-                )
-            fmt = extension
-        elif extension and fmt is None:
-            raise UsageError(
-                f"unknown format '.{extension}' of {name.name}; use one of "
-                f"{', '.join(formats)} or pass --format"
-            )
-        fmt = fmt or default_format
-        target = name if name.suffix.lower() == f".{fmt}" else name.with_name(f"{name.name}.{fmt}")
+        target, fmt = _named_target(name, fmt, default_format, formats)
     else:
         fmt = fmt or default_format
         target = folder / f"{stamp_name}.{fmt}"
@@ -134,3 +121,25 @@ def resolve_output(
         elif not overwrite:
             raise OutputError(f"{target} already exists; pass --overwrite or choose another name")
     return target, fmt
+
+
+def _named_target(
+    name: Path, fmt: str | None, default_format: str, formats: tuple[str, ...]
+) -> tuple[Path, str]:
+    """The format a named output asks for (by extension or flag), and its final name."""
+    extension = name.suffix.lower().lstrip(".")
+    if extension in formats:
+        if fmt is not None and fmt != extension:
+            raise UsageError(
+                f"--format {fmt} does not match the file name {name.name}; use one of them"
+            )
+        fmt = extension
+    elif extension and fmt is None:
+        raise UsageError(
+            f"unknown format '.{extension}' of {name.name}; use one of "
+            f"{', '.join(formats)} or pass --format"
+        )
+    fmt = fmt or default_format
+    if name.suffix.lower() == f".{fmt}":
+        return name, fmt
+    return name.with_name(f"{name.name}.{fmt}"), fmt

@@ -85,7 +85,12 @@ class PulseRig:
 
     def pactl(self, *args: str, check: bool = True) -> str:
         result = subprocess.run(
-            ["pactl", *args], env=self.environ(), capture_output=True, text=True, timeout=10
+            ["pactl", *args],
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
         if check and result.returncode != 0:
             raise RuntimeError(f"pactl {' '.join(args)}: {result.stderr.strip()}")
@@ -93,7 +98,11 @@ class PulseRig:
 
     def _answers(self) -> bool:
         result = subprocess.run(
-            ["pactl", "info"], env=self.environ(), capture_output=True, timeout=10
+            ["pactl", "info"],
+            env=self.environ(),
+            capture_output=True,
+            timeout=10,
+            check=False,
         )
         return result.returncode == 0
 
@@ -103,8 +112,13 @@ class PulseRig:
             (self.root / "runtime" / "pid").unlink()
         self.server = subprocess.Popen(
             [
-                "pulseaudio", "-n", "-F", str(self.root / "virt.pa"), "--daemonize=no",
-                "--exit-idle-time=-1", f"--log-target=file:{self.root / 'pulse.log'}",
+                "pulseaudio",
+                "-n",
+                "-F",
+                str(self.root / "virt.pa"),
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                f"--log-target=file:{self.root / 'pulse.log'}",
             ],
             env=self.environ(),
             stdin=subprocess.DEVNULL,
@@ -139,7 +153,7 @@ class PulseRig:
             env=self.environ(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
         )
 
 
@@ -170,7 +184,16 @@ def xvfb_rig(width: int = 1920, height: int = 1080) -> Iterator[XvfbRig]:
     """Xvfb on a free display number, with -displayfd so we know when it is ready."""
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+        ],
         pass_fds=(write_fd,),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -222,13 +245,17 @@ def speech_wav(path: Path, text: str, rate: int = RATE) -> Path:
     return path
 
 
-def tone(seconds: float, freq: float, rate: int = RATE, level: float = 0.5) -> npt.NDArray[np.int16]:
+def tone(
+    seconds: float, freq: float, rate: int = RATE, level: float = 0.5
+) -> npt.NDArray[np.int16]:
     t = np.arange(round(seconds * rate)) / rate
     mono = (np.sin(2 * np.pi * freq * t) * level * 32767).astype(np.int16)
     return np.repeat(mono[:, None], CHANNELS, axis=1)
 
 
-def noise(seconds: float, rate: int = RATE, level: float = 0.3, seed: int = 1) -> npt.NDArray[np.int16]:
+def noise(
+    seconds: float, rate: int = RATE, level: float = 0.3, seed: int = 1
+) -> npt.NDArray[np.int16]:
     rng = np.random.default_rng(seed)
     data = rng.uniform(-level, level, size=(round(seconds * rate), CHANNELS)) * 32767
     return data.astype(np.int16)
@@ -245,7 +272,9 @@ def decode_to_array(path: Path, rate: int = RATE) -> npt.NDArray[np.float32]:
     return np.frombuffer(result.stdout, dtype=np.float32)
 
 
-def best_alignment(recorded: npt.NDArray[np.float32], played: npt.NDArray[np.float32]) -> tuple[int, float]:
+def best_alignment(
+    recorded: npt.NDArray[np.float32], played: npt.NDArray[np.float32]
+) -> tuple[int, float]:
     """Where ``played`` sits inside ``recorded`` (offset in samples) and how well it matches there.
 
     Normalized cross-correlation by FFT; the score is the Pearson correlation at that offset over
@@ -261,7 +290,9 @@ def best_alignment(recorded: npt.NDArray[np.float32], played: npt.NDArray[np.flo
     return offset, correlation_at(recorded, played, offset)
 
 
-def correlation_at(recorded: npt.NDArray[np.float32], played: npt.NDArray[np.float32], offset: int) -> float:
+def correlation_at(
+    recorded: npt.NDArray[np.float32], played: npt.NDArray[np.float32], offset: int
+) -> float:
     start_r = max(0, offset)
     start_p = max(0, -offset)
     length = min(len(recorded) - start_r, len(played) - start_p)
@@ -279,7 +310,16 @@ def ffprobe(path: Path) -> dict[str, object]:
     import json
 
     result = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         check=True,

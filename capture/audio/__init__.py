@@ -109,7 +109,9 @@ class LoopbackSource:
     def start(self) -> SourceInfo:
         """Open the source (errors are raised here) and start reading."""
         try:
-            stream = self._backend.open(self.spec, self.samplerate, self.channels, self.block_frames)
+            stream = self._backend.open(
+                self.spec, self.samplerate, self.channels, self.block_frames
+            )
         except StreamLost as exc:
             raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
         self.info = getattr(stream, "source", None) or SourceInfo(self.spec, self.spec)

@@ -50,7 +50,9 @@ class IsolatedBackend:
             )
         except subprocess.TimeoutExpired:
             raise StreamLost("the audio server did not answer within 20 s") from None
-        header = _parse_header(result.stdout.splitlines()[0] if result.stdout else b"", result.stderr)
+        header = _parse_header(
+            result.stdout.splitlines()[0] if result.stdout else b"", result.stderr
+        )
         if not header.get("ok"):
             _raise_for(header)
         self.native_name = str(header.get("backend", ""))
@@ -85,7 +87,10 @@ class IsolatedStream:
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._stdout: IO[bytes] = self._proc.stdout
         threading.Thread(
-            target=self._drain_stderr, args=(self._proc.stderr,), daemon=True, name="audio-worker-log"
+            target=self._drain_stderr,
+            args=(self._proc.stderr,),
+            daemon=True,
+            name="audio-worker-log",
         ).start()
         header = self._read_header()
         if not header.get("ok"):
@@ -116,7 +121,9 @@ class IsolatedStream:
         data = self._stdout.read(self._block_bytes)
         if len(data) < self._block_bytes:
             self._proc.wait(timeout=5)
-            reason = self._last_error() or f"the audio worker exited with code {self._proc.returncode}"
+            reason = (
+                self._last_error() or f"the audio worker exited with code {self._proc.returncode}"
+            )
             raise StreamLost(reason)
         return np.frombuffer(data, dtype=np.int16).reshape(-1, self._channels)
 

@@ -1,4 +1,7 @@
-"""Linux: PulseAudio, or PipeWire through pipewire-pulse. Every sink's ``.monitor`` is a loopback."""
+"""Linux: PulseAudio, or PipeWire through pipewire-pulse.
+
+Every sink's ``.monitor`` source is a loopback of what that sink plays.
+"""
 
 from __future__ import annotations
 

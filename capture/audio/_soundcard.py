@@ -34,7 +34,8 @@ def to_int16(block: Any) -> Frames:
     import numpy as np
 
     scaled = np.rint(np.asarray(block, dtype=np.float32) * 32768.0)
-    return np.clip(scaled, -32768, 32767).astype(np.int16)
+    frames: Frames = np.clip(scaled, -32768, 32767).astype(np.int16)
+    return frames
 
 
 class SoundcardLoopback:

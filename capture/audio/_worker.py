@@ -47,7 +47,14 @@ def main(argv: list[str]) -> int:
         except AudioSourceError as exc:
             _emit(out, _error("source", str(exc)))
             return EXIT_SOURCE
-        _emit(out, {"ok": True, "backend": backend.name, "sources": [dataclasses.asdict(s) for s in sources]})
+        _emit(
+            out,
+            {
+                "ok": True,
+                "backend": backend.name,
+                "sources": [dataclasses.asdict(s) for s in sources],
+            },
+        )
         return 0
     if command != "open" or len(argv) != 5:
         print(__doc__, file=sys.stderr)
