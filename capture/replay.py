@@ -96,8 +96,6 @@ class ReplayRing:
             if start_frame < latest:
                 frames = frames[latest - start_frame :]
                 start_frame = latest
-            if len(frames) == 0:
-                return
             gap = start_frame - latest
             if gap:
                 self._write_silence(latest, min(gap, self.capacity_frames))
