@@ -48,7 +48,7 @@ def test_wrong_block_shape_is_an_error() -> None:
     with pytest.raises(ValueError, match="int16 blocks"):
         ring.append(np.zeros((10, 1), dtype=np.int16), 0)
     with pytest.raises(ValueError, match="int16 blocks"):
-        ring.append(np.zeros((10, 2), dtype=np.float32), 0)  # type: ignore[arg-type]
+        ring.append(np.zeros((10, 2), dtype=np.float32), 0)
 
 
 @settings(max_examples=60, deadline=None)
