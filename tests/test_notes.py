@@ -273,7 +273,8 @@ def tone(seconds: float, db: float, hz: float = 220.0) -> np.ndarray:
 
 
 def pcm(*parts: np.ndarray) -> np.ndarray:
-    return np.clip(np.concatenate(parts), -32768, 32767).astype(np.int16)
+    out: np.ndarray = np.clip(np.concatenate(parts), -32768, 32767).astype(np.int16)
+    return out
 
 
 def run_audio(
