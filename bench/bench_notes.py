@@ -97,7 +97,7 @@ def find_ffmpeg() -> str | None:
 def bench_detection(minute: np.ndarray, minutes: int) -> None:
     print(f"\n== detection cost ({minutes} min of 48 kHz stereo, 40 ms blocks)")
     blocks = [minute[i : i + BLOCK] for i in range(0, len(minute), BLOCK)]
-    detector = NoteDetector(NoteSettings(), RATE, CHANNELS)
+    detector = NoteDetector(NoteSettings(), RATE)
     notes = 0
     position = 0
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -186,7 +186,7 @@ def bench_onset_accuracy(rng: np.random.Generator, count: int) -> None:
             signal = rng.standard_normal((length, CHANNELS))
         audio[lead : lead + length] += signal * 32768 * 10 ** (db / 20)
         pcm = np.clip(audio, -32768, 32767).astype(np.int16)
-        detector = NoteDetector(settings, RATE, CHANNELS)
+        detector = NoteDetector(settings, RATE)
         found = []
         for at in range(0, len(pcm), BLOCK):
             found += [

@@ -155,7 +155,7 @@ class _FloorTracker:
 class NoteDetector:
     """Finds voice notes in a stream of audio blocks or levels on the sample clock."""
 
-    def __init__(self, settings: NoteSettings, samplerate: int, channels: int = 2) -> None:
+    def __init__(self, settings: NoteSettings, samplerate: int) -> None:
         if settings.tail_s > settings.silence_s:
             raise NoteSettingsError(
                 f"notes.tail_s ({settings.tail_s} s) must not exceed notes.silence_s "
@@ -163,7 +163,6 @@ class NoteDetector:
             )
         self.settings = settings
         self.samplerate = samplerate
-        self.channels = channels
         self.window_frames = max(1, round(settings.window_ms * samplerate / 1000))
         self._silence = round(settings.silence_s * samplerate)
         self._min_note = round(settings.min_note_s * samplerate)
