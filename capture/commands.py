@@ -14,7 +14,8 @@ from capture.errors import LoopcapError
 from capture.settings import AUDIO_FORMATS, Settings, load_settings, sessions_dir
 
 if TYPE_CHECKING:
-    from capture.recorder import Event, Recorder
+    from capture.events import Event
+    from capture.recorder import Recorder
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -193,7 +194,7 @@ class _LiveDisplay:
         self._live.start()
 
     def on_event(self, event: Event) -> None:
-        from capture.recorder import LevelChanged, SourceProblem
+        from capture.events import LevelChanged, SourceProblem
 
         if isinstance(event, LevelChanged):
             self._level = event.peak_db

@@ -9,17 +9,24 @@ delivered on the pump thread: a UI must hand them over to its own thread.
 
 from __future__ import annotations
 
-import enum
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capture.errors import AudioSourceError, LoopcapError
+from capture.events import (
+    Event,
+    LevelChanged,
+    RecordingFailed,
+    RecordingSaved,
+    SourceProblem,
+    State,
+    StateChanged,
+)
 from capture.settings import Settings, sessions_dir
 
 if TYPE_CHECKING:
@@ -34,40 +41,6 @@ LEVEL_EVENT_INTERVAL_S = 0.1
 SILENCE_DB = -120.0
 
 
-class State(enum.Enum):
-    IDLE = "idle"
-    LISTENING = "listening"
-    RECORDING = "recording"
-
-
-@dataclass(frozen=True, slots=True)
-class StateChanged:
-    state: State
-
-
-@dataclass(frozen=True, slots=True)
-class LevelChanged:
-    peak_db: float
-
-
-@dataclass(frozen=True, slots=True)
-class SourceProblem:
-    kind: str  # "lost", "reconnected", "gave-up"
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingSaved:
-    path: Path
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingFailed:
-    message: str
-
-
-Event = StateChanged | LevelChanged | SourceProblem | RecordingSaved | RecordingFailed
 BlockConsumer = Callable[["AudioBlock"], None]
 
 
