@@ -7,6 +7,8 @@ import json
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,39 @@ def register_cli(subparsers: Subparsers) -> None:
     record.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     record.set_defaults(handler=run_record)
 
+    note = subparsers.add_parser(
+        "note",
+        help="listen and save each voice note that plays as its own file",
+        description=(
+            "Listen to what the computer plays and save every voice note heard, from its first "
+            "syllable, as its own file (note-DATE_TIME.mp3). Prints each path when it is saved. "
+            "Ends after --count notes, at Ctrl+C (a note still playing is saved), or at "
+            "--timeout (exit code 2 if no note was heard)."
+        ),
+    )
+    note.add_argument("--out", metavar="DIR", type=Path, help="folder for the notes")
+    how_many = note.add_mutually_exclusive_group()
+    how_many.add_argument(
+        "--count", type=_positive_int, default=1, metavar="N", help="stop after N notes (default 1)"
+    )
+    how_many.add_argument("--continuous", action="store_true", help="save notes until stopped")
+    note.add_argument("--timeout", type=_positive_seconds, metavar="S", help="give up after S s")
+    note.add_argument(
+        "--silence",
+        type=_positive_seconds,
+        metavar="S",
+        help="silence that ends a note (default 1.5 s)",
+    )
+    note.add_argument(
+        "--threshold",
+        type=float,
+        metavar="DB",
+        help="quietest level that counts as sound, dBFS (default -50)",
+    )
+    note.add_argument("--format", choices=AUDIO_FORMATS, help="file format (default mp3)")
+    note.add_argument("--source", metavar="NAME", help="loopback source id or part of its name")
+    note.set_defaults(handler=run_note)
+
     recover = subparsers.add_parser(
         "recover",
         help="save recordings interrupted by a crash",
@@ -67,6 +102,16 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
     if not 0 < value <= 7 * 24 * 3600:
         raise argparse.ArgumentTypeError(f"{text}: give a duration between 0 and a week")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
     return value
 
 
@@ -146,7 +191,11 @@ def run_record(args: argparse.Namespace) -> int:
     interactive = sys.stdout.isatty() and sys.stderr.isatty()
     with _StopSignal() as stop, Recorder(settings) as recorder:
         recorder.start_recording(target, fmt, overwrite=args.overwrite)
-        display = _LiveDisplay(recorder, target) if interactive else None
+        display = (
+            _LiveDisplay("● REC", f"→ {target.name}", lambda: recorder.recording_elapsed)
+            if interactive
+            else None
+        )
         unsubscribe = recorder.subscribe(display.on_event) if display else None
         try:
             _wait_for_stop(recorder, stop.event, args.duration, display)
@@ -177,14 +226,15 @@ def _wait_for_stop(
 
 
 class _LiveDisplay:
-    """Elapsed time and a level meter on the terminal (stderr), while recording."""
+    """Elapsed time, a level meter and the latest news on the terminal (stderr)."""
 
-    def __init__(self, recorder: Recorder, target: Path) -> None:
+    def __init__(self, badge: str, caption: str, elapsed: Callable[[], float]) -> None:
         from rich.console import Console
         from rich.live import Live
 
-        self._recorder = recorder
-        self._target = target
+        self._badge = badge
+        self._caption = caption
+        self._elapsed = elapsed
         self._level = -120.0
         self._message = ""
         self._console = Console(stderr=True)
@@ -194,28 +244,31 @@ class _LiveDisplay:
         self._live.start()
 
     def on_event(self, event: Event) -> None:
-        from capture.events import LevelChanged, SourceProblem
+        from capture.events import LevelChanged, NoteSaved, NoteStarted, SourceProblem
 
         if isinstance(event, LevelChanged):
             self._level = event.peak_db
         elif isinstance(event, SourceProblem):
             self._message = event.message
+        elif isinstance(event, NoteStarted):
+            self._message = "a note is playing…"
+        elif isinstance(event, NoteSaved):
+            self._message = f"saved {event.path.name} ({event.seconds:.1f} s)"
 
     def _render(self) -> Any:
         from rich.text import Text
 
-        elapsed = self._recorder.recording_elapsed
-        minutes, seconds = divmod(int(elapsed), 60)
+        minutes, seconds = divmod(int(self._elapsed()), 60)
         hours, minutes = divmod(minutes, 60)
         width = 30
         filled = max(0, min(width, round((self._level + 60) / 60 * width)))
         colour = "red" if self._level > -1 else "green"
         text = Text()
-        text.append("● REC ", style="bold red")
+        text.append(f"{self._badge} ", style="bold red")
         text.append(f"{hours:d}:{minutes:02d}:{seconds:02d}  ")
         text.append("█" * filled, style=colour)
         text.append("░" * (width - filled), style="dim")
-        text.append(f" {self._level:6.1f} dBFS  → {self._target.name}")
+        text.append(f" {self._level:6.1f} dBFS  {self._caption}")
         if self._message:
             text.append(f"\n{self._message}", style="yellow")
         text.append("\nCtrl+C to stop and save", style="dim")
@@ -226,6 +279,97 @@ class _LiveDisplay:
 
     def close(self) -> None:
         self._live.stop()
+
+
+# -----------------------------------------------------------------------------------------------
+# note
+
+
+def _note_settings(args: argparse.Namespace) -> Settings:
+    import dataclasses
+
+    from capture.settings import settings_from_dict, settings_to_dict
+
+    settings = _settings_with_source(args.source)
+    notes = dict(settings_to_dict(settings.notes))
+    if args.silence is not None:
+        notes["silence_s"] = args.silence
+        notes["tail_s"] = min(notes["tail_s"], args.silence)
+    if args.threshold is not None:
+        notes["min_threshold_db"] = args.threshold
+    # Validated like the settings file, so a bad flag gets the same clear message.
+    checked = settings_from_dict({"notes": notes}, source="command line").notes
+    return dataclasses.replace(settings, notes=checked)
+
+
+def run_note(args: argparse.Namespace) -> int:
+    from capture.events import NoteFailed, NoteSaved
+    from capture.ffmpeg import audio_format, locate_ffmpeg
+    from capture.listening import ClipFormat
+    from capture.recorder import Recorder
+    from capture.settings import output_folder
+    from capture.targets import check_writable_folder
+
+    settings = _note_settings(args)
+    folder = args.out.expanduser() if args.out else output_folder(settings)
+    check_writable_folder(folder, create=args.out is None)
+    fmt = args.format or settings.output.audio_format
+    codec = audio_format(fmt).codec
+    if codec != "pcm_s16le":
+        locate_ffmpeg().require_encoder(codec)
+    wanted = None if args.continuous else args.count
+    saved: list[Path] = []
+    enough = threading.Event()
+    print_lock = threading.Lock()
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, NoteSaved):
+            with print_lock:
+                saved.append(event.path)
+                print(event.path, flush=True)
+            if wanted is not None and len(saved) >= wanted:
+                enough.set()
+        elif isinstance(event, NoteFailed):
+            print(f"loopcap: {event.message}", file=sys.stderr, flush=True)
+
+    interactive = sys.stdout.isatty() and sys.stderr.isatty()
+    started = time.monotonic()
+    with _StopSignal() as stop, Recorder(settings) as recorder:
+        recorder.subscribe(on_event)
+        notes = recorder.start_notes(
+            ClipFormat(folder, fmt, settings.output.note_name_template), save_every_note=True
+        )
+        display = (
+            _LiveDisplay("● LISTENING", f"→ {folder}", lambda: time.monotonic() - started)
+            if interactive
+            else None
+        )
+        if display:
+            recorder.subscribe(display.on_event)
+        try:
+            while not (stop.event.is_set() or enough.is_set() or recorder.source_failure):
+                if args.timeout is not None and time.monotonic() - started >= args.timeout:
+                    break
+                stop.event.wait(0.1)
+                if display:
+                    display.refresh()
+        finally:
+            if display:
+                display.close()
+        if enough.is_set():
+            notes.save_every_note = False  # a note beyond --count is not wanted
+    # Closing the recorder saved a note that was still playing and waited for the saver.
+    if recorder.source_failure is not None:
+        print(f"loopcap: {recorder.source_failure}", file=sys.stderr)
+        return 1
+    if not saved:
+        waited = time.monotonic() - started
+        print(
+            f"loopcap: no voice note heard in {waited:.0f} s; is something playing?",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
 
 
 # -----------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from capture.settings import Settings, sessions_dir
 if TYPE_CHECKING:
     from capture.audio import AudioBlock, LoopbackSource, SourceEvent
     from capture.audio._types import Backend, SourceInfo
+    from capture.listening import ClipFormat, NoteService
     from capture.session import RecordingSession
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class Recorder:
         self._closing = threading.Event()
         self._recording: _ActiveRecording | None = None
         self._last_level_event = 0.0
+        self._notes: NoteService | None = None
         self.source_failure: AudioSourceError | None = None
         self.state = State.IDLE
 
@@ -280,6 +282,57 @@ class Recorder:
         self._emit(RecordingSaved(path, seconds))
         return path
 
+    # -- the recent past: replay ring and voice notes -----------------------------------------
+
+    def default_clip_format(self) -> ClipFormat:
+        from capture.listening import ClipFormat
+        from capture.settings import output_folder
+
+        output = self.settings.output
+        return ClipFormat(
+            output_folder(self.settings), output.audio_format, output.note_name_template
+        )
+
+    def start_notes(
+        self, clips: ClipFormat | None = None, *, save_every_note: bool = False
+    ) -> NoteService:
+        """Keep the recent past in the replay ring and watch for notes (once; then a no-op)."""
+        from capture.listening import NoteService, wall_clock_mapper
+        from capture.targets import check_writable_folder
+
+        with self._lock:
+            if self._notes is not None:
+                return self._notes
+            clips = clips or self.default_clip_format()
+            check_writable_folder(clips.folder, create=True)
+            self.start_listening()
+            assert self._source is not None and self._source.aligner is not None
+            service = NoteService(
+                self.settings,
+                samplerate=self.samplerate,
+                channels=self.settings.audio.channels,
+                clips=clips,
+                emit=self._emit,
+                frame_time=wall_clock_mapper(self.samplerate, self._source.aligner.start_time),
+                save_every_note=save_every_note,
+            )
+            self.add_block_consumer(service.on_block)
+            self._notes = service
+            return service
+
+    def catch_note(self) -> None:
+        """Save the note playing now from its onset, or the one that just ended, or the next.
+
+        Returns at once; NoteArmed / NoteStarted / NoteSaved / NoteTimedOut events follow.
+        """
+        self.start_notes().catch_note()
+
+    def save_last(self, seconds: float) -> Path:
+        """Save the last ``seconds`` of what was played (as far as the ring reaches)."""
+        path = self.start_notes().save_last(seconds)
+        self._emit(RecordingSaved(path, seconds))
+        return path
+
     # -- closing -------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -292,6 +345,12 @@ class Recorder:
             if self._pump is not None:
                 self._pump.join(timeout=5)
                 self._pump = None
+            if self._notes is not None:
+                # The pump is gone, so the detector may be driven from here.
+                self._notes.finish()
+                self._notes.close()
+                self._consumers.remove(self._notes.on_block)
+                self._notes = None
             if self._source is not None:
                 self._source.close()
                 self._source = None

@@ -58,6 +58,8 @@ class OutputSettings:
     audio_format: str = field(default="mp3", metadata=_limits(choices=AUDIO_FORMATS))
     # strftime pattern of new recordings' names (without extension).
     name_template: str = "loopcap-%Y-%m-%d_%H-%M-%S"
+    # strftime pattern of saved voice notes, applied to the note's start.
+    note_name_template: str = "note-%Y-%m-%d_%H-%M-%S"
     # LAME VBR quality, 0 (best) to 9 (smallest).
     mp3_quality: int = field(default=2, metadata=_limits(0, 9))
     aac_bitrate_kbps: int = field(default=192, metadata=_limits(32, 512))
