@@ -223,16 +223,16 @@ def _wait(
 def open_pipe(stream: Any, *, what: str) -> Iterator[IO[bytes]]:
     """Start ffmpeg reading from a pipe; yields its stdin. Closing waits for it to finish."""
     args = compile_args(stream)
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    assert proc.stdin is not None
-    try:
-        yield proc.stdin
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-        stderr = _wait(proc, None, 120)
+    ) as proc:
+        assert proc.stdin is not None
+        try:
+            yield proc.stdin
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            stderr = _wait(proc, None, 120)
     if proc.returncode != 0:
         raise FfmpegError(f"{what}: ffmpeg failed: {_last_error_line(stderr)}")
 

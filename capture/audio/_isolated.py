@@ -86,12 +86,13 @@ class IsolatedStream:
         )
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._stdout: IO[bytes] = self._proc.stdout
-        threading.Thread(
+        self._stderr_reader = threading.Thread(
             target=self._drain_stderr,
             args=(self._proc.stderr,),
             daemon=True,
             name="audio-worker-log",
-        ).start()
+        )
+        self._stderr_reader.start()
         header = self._read_header()
         if not header.get("ok"):
             self.close()
@@ -146,3 +147,6 @@ class IsolatedStream:
                 self._proc.kill()
                 self._proc.wait()
         self._stdout.close()
+        self._stderr_reader.join(timeout=2)  # ends at EOF, now that the worker is gone
+        if self._proc.stderr is not None:
+            self._proc.stderr.close()

@@ -1,0 +1,217 @@
+"""Catching voice notes on a real PulseAudio: ``loopcap note``, ``catch_note()``, ``save_last``."""
+
+from __future__ import annotations
+
+import queue
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from capture.events import Event, NoteArmed, NoteSaved, NoteStarted, NoteTimedOut
+from capture.listening import ClipFormat
+from capture.recorder import Recorder
+from capture.settings import NoteSettings, Settings
+from tests.conftest import Loopcap, assert_one_clear_line
+from tests.rig import PulseRig, best_alignment, decode_to_array, read_wav, speech_wav, write_wav
+
+RATE = 48000
+NOTES = NoteSettings()
+
+
+def spoken_extent(clip: npt.NDArray[np.int16]) -> tuple[int, int]:
+    """First and last frame louder than the detector's floor (-50 dBFS in 20 ms windows)."""
+    window = RATE // 50
+    mono = clip.astype(np.float64).mean(axis=1) / 32768
+    usable = len(mono) // window * window
+    rms = np.sqrt((mono[:usable].reshape(-1, window) ** 2).mean(axis=1))
+    loud = np.flatnonzero(20 * np.log10(np.maximum(rms, 1e-9)) > NOTES.min_threshold_db)
+    return int(loud[0] * window), int((loud[-1] + 1) * window)
+
+
+def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+    return (clip.astype(np.float32).mean(axis=1) / 32768).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, npt.NDArray[np.int16]]:
+    folder = tmp_path_factory.mktemp("speech")
+    texts = {
+        "bob": "Hi, it's Bob. I wanted to tell you about the meeting tomorrow.",
+        "ana": "Second note here. Call me back when you can, thanks.",
+        "long": (
+            "This is a longer voice note. It keeps talking for a while, so that the key "
+            "is pressed in the middle of it."
+        ),
+    }
+    return {
+        name: read_wav(speech_wav(folder / f"{name}.wav", text))[0] for name, text in texts.items()
+    }
+
+
+def silence(seconds: float) -> npt.NDArray[np.int16]:
+    return np.zeros((round(seconds * RATE), 2), dtype=np.int16)
+
+
+def test_note_saves_each_of_two_notes_as_its_own_file(
+    loopcap: Loopcap, pulse: PulseRig, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
+) -> None:
+    pause = silence(0.8)
+    first = np.concatenate([spoken["bob"], pause, spoken["bob"]])
+    second = np.concatenate([spoken["ana"], pause, spoken["ana"]])
+    clip = write_wav(tmp_path / "two-notes.wav", np.concatenate([first, silence(4.0), second]))
+    out = tmp_path / "notes"
+    out.mkdir()
+    proc = loopcap.start("note", "--count", "2", "--out", str(out), "--timeout", "60")
+    time.sleep(1.0)
+    pulse.play(clip).wait(timeout=60)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    printed = [Path(line) for line in stdout.split()]
+    files = sorted(out.iterdir())
+    assert printed == files and len(files) == 2, (stdout, files)
+    for path, played in zip(files, (first, second), strict=True):
+        assert path.name.startswith("note-") and path.suffix == ".mp3"
+        recorded = decode_to_array(path)
+        start, end = spoken_extent(played)
+        # The file is the spoken extent plus the pre-roll before it and the kept tail after it.
+        expected = (end - start) / RATE + NOTES.preroll_s + NOTES.tail_s
+        assert len(recorded) / RATE == pytest.approx(expected, abs=0.3)
+        offset, score = best_alignment(recorded, as_float(played))
+        assert score >= 0.95
+        # The first syllable is in, with the pre-roll before it (within 50 ms).
+        assert (start + offset) / RATE == pytest.approx(NOTES.preroll_s, abs=0.05)
+
+
+def test_note_times_out_with_exit_code_2(loopcap: Loopcap, tmp_path: Path) -> None:
+    tmp_path = tmp_path / "notes"
+    tmp_path.mkdir()
+    result = loopcap.run("note", "--out", str(tmp_path), "--timeout", "2")
+    assert result.returncode == 2
+    assert_one_clear_line(result.stderr)
+    assert "no voice note heard in 2 s" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["--source", "nope"], "no loopback source matches 'nope'", 1),
+        (["--out", "/proc"], "cannot write to folder /proc", 1),
+        (["--out", "/nonexistent-notes"], "folder /nonexistent-notes does not exist", 1),
+        (["--silence", "-1"], "give a duration between 0 and a week", 2),
+        (["--threshold", "20"], "'notes.min_threshold_db' = 20.0 is above the maximum", 1),
+        (["--silence", "1000"], "'notes.silence_s' = 1000.0 is above the maximum", 1),
+        (["--count", "0"], "give 1 or more", 2),
+    ],
+)
+def test_note_bad_input_is_one_clear_line(
+    loopcap: Loopcap, tmp_path: Path, args: list[str], message: str, code: int
+) -> None:
+    if "--out" not in args:
+        args = [*args, "--out", str(tmp_path)]
+    result = loopcap.run("note", "--timeout", "5", *args)
+    assert result.returncode == code
+    assert_one_clear_line(result.stderr)
+    assert message in result.stderr
+
+
+# -----------------------------------------------------------------------------------------------
+# The Recorder in this process, as the tray and the hotkey use it
+
+
+@pytest.fixture
+def recorder(pulse: PulseRig, tmp_path: Path) -> Recorder:
+    with Recorder(Settings(), sessions_root=tmp_path / "sessions") as rec:
+        yield rec  # type: ignore[misc]
+
+
+def collect(recorder: Recorder) -> queue.Queue[Event]:
+    events: queue.Queue[Event] = queue.Queue()
+    recorder.subscribe(events.put)
+    return events
+
+
+def wait_for(events: queue.Queue[Event], kind: type, timeout: float = 30) -> Event:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            event = events.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if isinstance(event, kind):
+            return event
+        seen.append(type(event).__name__)
+    raise AssertionError(f"no {kind.__name__} within {timeout} s; saw {sorted(set(seen))}")
+
+
+def test_catch_note_in_the_middle_keeps_the_beginning(
+    recorder: Recorder, pulse: PulseRig, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
+) -> None:
+    played = np.concatenate([spoken["long"], spoken["long"]])[: 6 * RATE]
+    clip = write_wav(tmp_path / "six-seconds.wav", played)
+    recorder.start_notes(ClipFormat(tmp_path, "wav", "note-%H-%M-%S"))
+    events = collect(recorder)
+    time.sleep(0.5)
+    player = pulse.play(clip)
+    time.sleep(2.0)
+    recorder.catch_note()
+    started = wait_for(events, NoteStarted)
+    assert isinstance(started, NoteStarted) and started.seconds_ago > 1.5
+    saved = wait_for(events, NoteSaved)
+    player.wait(timeout=10)
+    assert isinstance(saved, NoteSaved) and saved.reason == "playing"
+    recorded = decode_to_array(saved.path)
+    start, _ = spoken_extent(played)
+    offset, score = best_alignment(recorded, as_float(played))
+    assert score >= 0.95
+    assert (start + offset) / RATE == pytest.approx(NOTES.preroll_s, abs=0.05), "onset included"
+    first_two_seconds = as_float(played)[: 2 * RATE]
+    _, early = best_alignment(recorded[: 3 * RATE], first_two_seconds)
+    assert early >= 0.95, "the 2 s before the key press are in the file"
+
+
+def test_catch_note_just_after_a_note_saves_that_note(
+    recorder: Recorder, pulse: PulseRig, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
+) -> None:
+    clip = write_wav(tmp_path / "short.wav", spoken["ana"])
+    recorder.start_notes(ClipFormat(tmp_path, "flac", "note-%H-%M-%S"))
+    events = collect(recorder)
+    time.sleep(0.5)
+    pulse.play(clip).wait(timeout=20)
+    time.sleep(2.0)  # the note ended about 2 s ago
+    recorder.catch_note()
+    saved = wait_for(events, NoteSaved)
+    assert isinstance(saved, NoteSaved) and saved.reason == "recent"
+    _, score = best_alignment(decode_to_array(saved.path), as_float(spoken["ana"]))
+    assert score >= 0.95
+
+
+def test_catch_note_arms_and_times_out_when_nothing_plays(pulse: PulseRig, tmp_path: Path) -> None:
+    import dataclasses
+
+    settings = Settings(notes=dataclasses.replace(NoteSettings(), catch_timeout_s=1.5))
+    with Recorder(settings, sessions_root=tmp_path / "s") as recorder:
+        recorder.start_notes(ClipFormat(tmp_path, "mp3", "note-%H-%M-%S"))
+        events = collect(recorder)
+        recorder.catch_note()
+        assert isinstance(wait_for(events, NoteArmed, 5), NoteArmed)
+        assert isinstance(wait_for(events, NoteTimedOut, 5), NoteTimedOut)
+    assert not list(tmp_path.glob("*.mp3"))
+
+
+def test_save_last_writes_what_was_just_played(
+    recorder: Recorder, pulse: PulseRig, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
+) -> None:
+    recorder.start_notes(ClipFormat(tmp_path, "wav", "note-%H-%M-%S"))
+    time.sleep(4.0)  # the ring must hold more than the 8 s asked for
+    pulse.play(write_wav(tmp_path / "bob.wav", spoken["bob"])).wait(timeout=20)
+    time.sleep(0.3)
+    path = recorder.save_last(8.0)
+    recorded = decode_to_array(path)
+    assert len(recorded) / RATE == pytest.approx(8.0, abs=0.1)
+    _, score = best_alignment(recorded, as_float(spoken["bob"]))
+    assert score >= 0.99
