@@ -1,8 +1,7 @@
-"""`loopcap convert` on real files with real ffmpeg: batch results, bad inputs, Ctrl+C, full disk."""
+"""`loopcap convert` with real ffmpeg: batch results, bad inputs, Ctrl+C, full disk."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -26,6 +25,7 @@ from _voice_notes import (
 
 from capture.convert import (
     ConversionJob,
+    ConversionResult,
     Mp3Options,
     Outcome,
     convert_batch,
@@ -216,7 +216,7 @@ def test_convert_batch_library_reports_each_file(notes_folder: Path, tmp_path: P
         ConversionJob(notes_folder / "note-010.opus", tmp_path / "a.mp3"),
         ConversionJob(notes_folder / "empty.opus", tmp_path / "b.mp3"),
     ]
-    seen = []
+    seen: list[ConversionResult] = []
     report = convert_batch(jobs, options=Mp3Options(quality=4), workers=2, on_result=seen.append)
     assert [r.outcome for r in report.results] == [Outcome.CONVERTED, Outcome.FAILED]
     assert len(seen) == 2
@@ -267,7 +267,7 @@ def test_atomic_output_removes_temp_on_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), atomic_output(target) as temp:
         temp.write_bytes(b"half")
         raise RuntimeError("boom")
-    assert os.listdir(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
     with atomic_output(target) as temp:
         temp.write_bytes(b"whole")
     assert target.read_bytes() == b"whole"
