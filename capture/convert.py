@@ -13,6 +13,7 @@ Library use::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import enum
 import os
 import re
@@ -21,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -132,8 +134,12 @@ def convert_to_mp3(
     tags: Tags | None = None,
     overwrite: bool = False,
     cancel: threading.Event | None = None,
+    ffmpeg_slot: AbstractContextManager[Any] | None = None,
 ) -> None:
     """Convert one file to a tagged MP3 at ``target``, atomically.
+
+    ``ffmpeg_slot`` is held only while ffmpeg runs (a batch uses it to bound processes, so
+    preparing and tagging one file overlaps with encoding the next).
 
     Raises :class:`FfmpegError` (with ffmpeg's reason) when the input cannot be converted,
     :class:`DiskFullError` when the output disk is full, :class:`OutputError` when ``target``
@@ -156,7 +162,8 @@ def convert_to_mp3(
         raise output_error(target, exc) from exc
     with atomic_output(target, overwrite=overwrite) as temp:
         try:
-            ffmpeg.run(mp3_command(source, temp, options), what=str(source), cancel=cancel)
+            with ffmpeg_slot or contextlib.nullcontext():
+                ffmpeg.run(mp3_command(source, temp, options), what=str(source), cancel=cancel)
         except FfmpegError as exc:
             if _NO_SPACE in str(exc):
                 raise DiskFullError(
@@ -218,6 +225,10 @@ def convert_batch(
     locate_ffmpeg().require_encoder("libmp3lame")  # fail once, not once per file
     cancel = cancel or threading.Event()
     disk_full: list[str] = []
+    processes = max(1, workers or default_jobs())
+    # ``processes`` ffmpegs at once; one more thread prepares and tags files meanwhile, so a core
+    # never waits for Python between two ffmpegs.
+    ffmpeg_slots = threading.BoundedSemaphore(processes)
 
     def work(job: ConversionJob) -> ConversionResult:
         if cancel.is_set():
@@ -233,6 +244,7 @@ def convert_batch(
                 tags=job.tags,
                 overwrite=overwrite,
                 cancel=cancel,
+                ffmpeg_slot=ffmpeg_slots,
             )
         except DiskFullError as exc:
             if not disk_full:
@@ -245,7 +257,7 @@ def convert_batch(
         return ConversionResult(job, Outcome.CONVERTED, seconds=time.monotonic() - started)
 
     results: dict[int, ConversionResult] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, workers or default_jobs()))
+    pool = ThreadPoolExecutor(max_workers=processes + 1)
     try:
         futures = {pool.submit(work, job): index for index, job in enumerate(jobs)}
         for future in as_completed(futures):
