@@ -149,8 +149,9 @@ def main() -> None:
         best_l, best_x = min(loopcap_times), min(xargs_times)
         ratio = best_x / best_l
         print(
-            f"\n{args.notes} notes -> MP3: loopcap {best_l:.2f} s ({args.notes / best_l:.1f} files/s), "
-            f"xargs ffmpeg {best_x:.2f} s ({args.notes / best_x:.1f} files/s)"
+            f"\n{args.notes} notes -> MP3: loopcap {best_l:.2f} s "
+            f"({args.notes / best_l:.1f} files/s), xargs ffmpeg {best_x:.2f} s "
+            f"({args.notes / best_x:.1f} files/s)"
         )
         verdict = "meets" if ratio >= 0.95 else "MISSES"
         print(f"throughput ratio loopcap/xargs: {ratio:.3f}x ({verdict} the 0.95x goal)")
