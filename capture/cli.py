@@ -12,23 +12,27 @@ import argparse
 import importlib
 import logging
 import sys
+import typing
 from collections.abc import Callable, Sequence
 
 from capture import __version__
 from capture.errors import LoopcapError
 
 #: Modules that add commands, in the order they appear in ``loopcap --help``.
-COMMAND_MODULES = (
-    "capture.commands",
-    "capture.convert",
-    "capture.whatsapp",
-)
+COMMAND_MODULES = ("capture.commands", "capture.convert", "capture.whatsapp")
 
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line that says where to look, not a usage dump."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"loopcap: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="loopcap",
         description=(
             "Keep what your computer is playing: record loopback audio (and the screen), catch "

@@ -1,9 +1,304 @@
-"""The recording commands: record, recover, devices, doctor, paths."""
+"""The recording commands: ``record``, ``recover``, ``devices``, ``doctor``, ``paths``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from capture.errors import LoopcapError
+from capture.settings import AUDIO_FORMATS, Settings, load_settings, sessions_dir
+
+if TYPE_CHECKING:
+    from capture.recorder import Event, Recorder
+
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
-def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    del subparsers  # filled in by the foundation work
+def register_cli(subparsers: Subparsers) -> None:
+    record = subparsers.add_parser(
+        "record",
+        help="record what the computer plays",
+        description=(
+            "Record the system's loopback audio until Ctrl+C, SIGTERM or --duration. "
+            "Prints the saved file's path."
+        ),
+    )
+    record.add_argument("--audio-only", action="store_true", help="record audio only")
+    record.add_argument("-o", "--output", metavar="FILE", help="file or folder to save to")
+    record.add_argument(
+        "--format", choices=AUDIO_FORMATS, help="audio format (default: from FILE's extension)"
+    )
+    record.add_argument("--duration", type=_positive_seconds, metavar="SECONDS", help="stop after")
+    record.add_argument("--source", metavar="NAME", help="loopback source id or part of its name")
+    record.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    record.set_defaults(handler=run_record)
+
+    recover = subparsers.add_parser(
+        "recover",
+        help="save recordings interrupted by a crash",
+        description="Finalize recordings that were interrupted (crash, kill, power loss).",
+    )
+    recover.add_argument("dir", nargs="?", type=Path, help="sessions folder (default: loopcap's)")
+    recover.set_defaults(handler=run_recover)
+
+    devices = subparsers.add_parser("devices", help="list loopback sources")
+    devices.add_argument("--json", action="store_true", help="machine-readable output")
+    devices.set_defaults(handler=run_devices)
+
+    doctor = subparsers.add_parser(
+        "doctor", help="check that everything loopcap needs is here, and say how to fix what is not"
+    )
+    doctor.set_defaults(handler=run_doctor)
+
+    paths = subparsers.add_parser("paths", help="show where loopcap keeps settings and recordings")
+    paths.set_defaults(handler=run_paths)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < value <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"{text}: give a duration between 0 and a week")
+    return value
+
+
+def _settings_with_source(source: str | None) -> Settings:
+    import dataclasses
+
+    settings = load_settings()
+    if source is not None:
+        settings = dataclasses.replace(
+            settings, audio=dataclasses.replace(settings.audio, source=source)
+        )
+    return settings
+
+
+# -----------------------------------------------------------------------------------------------
+# record
+
+
+class _StopSignal:
+    """Ctrl+C, SIGINT and SIGTERM ask the recording to stop (and finalize), not to die."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, lambda *_: self.event.set())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def offer_recovery(out: Any = sys.stderr) -> None:
+    """Tell the user about recordings a crash interrupted (loopcap never drops them silently)."""
+    from capture.session import interrupted_sessions
+
+    found = interrupted_sessions(sessions_dir())
+    for session in found:
+        session.close()
+    if found:
+        print(
+            f"loopcap: {len(found)} interrupted recording(s) found; "
+            "run 'loopcap recover' to save them",
+            file=out,
+        )
+
+
+def run_record(args: argparse.Namespace) -> int:
+    from capture.recorder import Recorder
+    from capture.settings import output_folder
+    from capture.targets import resolve_output
+
+    if not args.audio_only:
+        raise LoopcapError(
+            "screen recording is not available yet; use 'loopcap record --audio-only'"
+        )
+    settings = _settings_with_source(args.source)
+    target, fmt = resolve_output(
+        args.output,
+        args.format,
+        default_folder=output_folder(settings),
+        default_format=settings.output.audio_format,
+        name_template=settings.output.name_template,
+        formats=AUDIO_FORMATS,
+        overwrite=args.overwrite,
+    )
+    from capture.ffmpeg import audio_format, locate_ffmpeg
+
+    info = locate_ffmpeg()
+    codec = audio_format(fmt).codec
+    if codec != "pcm_s16le":
+        info.require_encoder(codec)  # fail now, not after an hour of recording
+    offer_recovery()
+    interactive = sys.stdout.isatty() and sys.stderr.isatty()
+    with _StopSignal() as stop, Recorder(settings) as recorder:
+        recorder.start_recording(target, fmt, overwrite=args.overwrite)
+        display = _LiveDisplay(recorder, target) if interactive else None
+        unsubscribe = recorder.subscribe(display.on_event) if display else None
+        try:
+            _wait_for_stop(recorder, stop.event, args.duration, display)
+        finally:
+            if display:
+                display.close()
+            if unsubscribe:
+                unsubscribe()
+        path = recorder.stop_recording()
+    print(path, flush=True)
+    if recorder.source_failure is not None:
+        print(f"loopcap: {recorder.source_failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _wait_for_stop(
+    recorder: Recorder, stop: threading.Event, duration: float | None, display: _LiveDisplay | None
+) -> None:
+    while not stop.is_set() and recorder.source_failure is None:
+        elapsed = recorder.recording_elapsed
+        if duration is not None and elapsed >= duration:
+            return
+        remaining = 0.1 if duration is None else min(0.1, duration - elapsed)
+        stop.wait(max(0.0, remaining))
+        if display:
+            display.refresh()
+
+
+class _LiveDisplay:
+    """Elapsed time and a level meter on the terminal (stderr), while recording."""
+
+    def __init__(self, recorder: Recorder, target: Path) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self._recorder = recorder
+        self._target = target
+        self._level = -120.0
+        self._message = ""
+        self._console = Console(stderr=True)
+        self._live = Live(
+            self._render(), console=self._console, refresh_per_second=10, transient=True
+        )
+        self._live.start()
+
+    def on_event(self, event: Event) -> None:
+        from capture.recorder import LevelChanged, SourceProblem
+
+        if isinstance(event, LevelChanged):
+            self._level = event.peak_db
+        elif isinstance(event, SourceProblem):
+            self._message = event.message
+
+    def _render(self) -> Any:
+        from rich.text import Text
+
+        elapsed = self._recorder.recording_elapsed
+        minutes, seconds = divmod(int(elapsed), 60)
+        hours, minutes = divmod(minutes, 60)
+        width = 30
+        filled = max(0, min(width, round((self._level + 60) / 60 * width)))
+        colour = "red" if self._level > -1 else "green"
+        text = Text()
+        text.append("● REC ", style="bold red")
+        text.append(f"{hours:d}:{minutes:02d}:{seconds:02d}  ")
+        text.append("█" * filled, style=colour)
+        text.append("░" * (width - filled), style="dim")
+        text.append(f" {self._level:6.1f} dBFS  → {self._target.name}")
+        if self._message:
+            text.append(f"\n{self._message}", style="yellow")
+        text.append("\nCtrl+C to stop and save", style="dim")
+        return text
+
+    def refresh(self) -> None:
+        self._live.update(self._render())
+
+    def close(self) -> None:
+        self._live.stop()
+
+
+# -----------------------------------------------------------------------------------------------
+# recover, devices, paths
+
+
+def run_recover(args: argparse.Namespace) -> int:
+    from capture.session import recover
+
+    root = args.dir or sessions_dir()
+    results = recover(root)
+    if not results:
+        print(f"loopcap: no interrupted recordings in {root}", file=sys.stderr)
+        return 0
+    failed = 0
+    for result in results:
+        if result.saved is not None:
+            print(result.saved)
+        else:
+            failed += 1
+            print(f"loopcap: {result.session}: {result.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_devices(args: argparse.Namespace) -> int:
+    from capture.audio import list_sources
+
+    settings = load_settings()
+    sources = list_sources()
+    if args.json:
+        print(
+            json.dumps(
+                [{"id": s.id, "name": s.name, "default": s.is_default} for s in sources], indent=2
+            )
+        )
+        return 0
+    if not sources:
+        print("loopcap: no loopback sources found; run 'loopcap doctor'", file=sys.stderr)
+        return 1
+    for source in sources:
+        marker = "*" if source.is_default else " "
+        print(f"{marker} {source.id}\t{source.name}")
+    if not settings.audio.source:
+        print("(* = default: the loopback of the default speaker)")
+    return 0
+
+
+def run_paths(args: argparse.Namespace) -> int:
+    from capture.settings import output_folder, settings_path, state_dir
+
+    settings = load_settings()
+    print(f"settings:   {settings_path()}")
+    print(f"recordings: {output_folder(settings)}")
+    print(f"sessions:   {sessions_dir()}")
+    print(f"state:      {state_dir()}")
+    return 0
+
+
+# -----------------------------------------------------------------------------------------------
+# doctor
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from capture.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        mark = "✓" if check.ok else ("✗" if check.required else "!")
+        print(f"{mark} {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            print(f"    fix: {check.fix}")
+    broken = [c for c in checks if c.required and not c.ok]
+    if broken:
+        print(f"\nloopcap cannot save voice notes until {len(broken)} problem(s) above are fixed.")
+        return 1
+    print("\nloopcap is ready.")
+    return 0

@@ -11,6 +11,7 @@ This is the only module that starts ffmpeg. Which binary is used:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -79,10 +80,18 @@ def _candidates() -> Iterator[tuple[str, str]]:
 def _probe(path: str, origin: str) -> FfmpegInfo | None:
     try:
         version_out = subprocess.run(
-            [path, "-hide_banner", "-version"], capture_output=True, text=True, timeout=20
+            [path, "-hide_banner", "-version"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         ).stdout
         encoders_out = subprocess.run(
-            [path, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=20
+            [path, "-hide_banner", "-encoders"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -185,7 +194,9 @@ def run(
         raise FfmpegError(f"{what}: ffmpeg failed: {_last_error_line(stderr)}")
 
 
-def _wait(proc: subprocess.Popen[bytes], cancel: threading.Event | None, timeout: float | None) -> str:
+def _wait(
+    proc: subprocess.Popen[bytes], cancel: threading.Event | None, timeout: float | None
+) -> str:
     assert proc.stderr is not None
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
@@ -222,10 +233,8 @@ def open_pipe(stream: Any, *, what: str) -> Iterator[IO[bytes]]:
     try:
         yield proc.stdin
     finally:
-        try:
+        with contextlib.suppress(BrokenPipeError):
             proc.stdin.close()
-        except BrokenPipeError:
-            pass
         stderr = _wait(proc, None, 120)
     if proc.returncode != 0:
         raise FfmpegError(f"{what}: ffmpeg failed: {_last_error_line(stderr)}")
@@ -263,7 +272,9 @@ def media_duration(path: Path) -> float:
 
     args = compile_args(ffmpeg_python.input(str(path)).output("-", f="null"))
     args = [a if a != "error" else "info" for a in args]
-    result = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        args, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+    )
     if result.returncode != 0:
         raise FfmpegError(f"{path}: not readable by ffmpeg: {_last_error_line(result.stderr)}")
     times = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", result.stderr)
@@ -277,6 +288,7 @@ def version_line(info: FfmpegInfo) -> str:
     return f"ffmpeg {info.version} ({info.origin}: {info.path})"
 
 
-def describe_encoders(info: FfmpegInfo, names: Sequence[str] | None = None) -> list[tuple[str, bool]]:
+def describe_encoders(
+    info: FfmpegInfo, names: Sequence[str] | None = None
+) -> list[tuple[str, bool]]:
     return [(name, info.has_encoder(name)) for name in (names or list(ENCODERS_OF_INTEREST))]
-

@@ -65,6 +65,45 @@ class OutputSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplaySettings:
+    # Recent audio kept in memory while listening, so a note can be saved after it began.
+    # Memory is seconds x rate x channels x 2 bytes: 120 s of 48 kHz stereo is 23 MB, 30 min 346 MB.
+    seconds: float = field(default=120.0, metadata=_limits(5, 1800))
+
+
+@dataclass(frozen=True, slots=True)
+class NoteSettings:
+    """How voice notes are told apart from silence, from each other and from blips.
+
+    The level is the RMS loudness (dBFS) of each ``window_ms`` of audio. A note starts when it
+    rises ``margin_db`` above the noise floor (never below ``min_threshold_db``) and ends after
+    ``silence_s`` without sound; it is saved from ``preroll_s`` before its onset to ``tail_s``
+    after its last sound. Sound lasting less than ``min_note_s`` (a notification blip) is no note.
+    """
+
+    window_ms: int = field(default=20, metadata=_limits(5, 100))
+    margin_db: float = field(default=10.0, metadata=_limits(1, 60))
+    # Quiet speech must still count, hiss and dither must not.
+    min_threshold_db: float = field(default=-50.0, metadata=_limits(-90, -6))
+    # Once a note sounds, the level may dip this far below the start threshold and still count.
+    hysteresis_db: float = field(default=3.0, metadata=_limits(0, 30))
+    # The noise floor is this low percentile of the levels over the last floor_window_s: a sound
+    # that goes on this long without pauses (music starting) becomes the floor, not a note.
+    floor_percentile: float = field(default=5.0, metadata=_limits(0, 50))
+    floor_window_s: float = field(default=20.0, metadata=_limits(1, 300))
+    # Longer than pauses inside speech, shorter than the gap between notes that autoplay.
+    silence_s: float = field(default=1.5, metadata=_limits(0.2, 30))
+    min_note_s: float = field(default=0.3, metadata=_limits(0, 30))
+    preroll_s: float = field(default=0.25, metadata=_limits(0, 5))
+    # At most silence_s: a note is only known to have ended silence_s after its last sound.
+    tail_s: float = field(default=0.3, metadata=_limits(0, 30))
+    # catch_note with nothing playing saves a note whose sound stopped this recently...
+    recent_s: float = field(default=5.0, metadata=_limits(0, 120))
+    # ...and otherwise waits this long for the next note.
+    catch_timeout_s: float = field(default=60.0, metadata=_limits(1, 3600))
+
+
+@dataclass(frozen=True, slots=True)
 class ConvertSettings:
     """`loopcap convert` and `loopcap import-whatsapp`."""
 
@@ -81,6 +120,8 @@ class ConvertSettings:
 class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
+    notes: NoteSettings = field(default_factory=NoteSettings)
     convert: ConvertSettings = field(default_factory=ConvertSettings)
 
 
@@ -144,7 +185,8 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def settings_from_dict(data: dict[str, Any], source: str = "settings") -> Settings:
-    return _build(Settings, data, prefix="", source=source)
+    settings: Settings = _build(Settings, data, prefix="", source=source)
+    return settings
 
 
 def _build(cls: type[Any], data: Any, prefix: str, source: str) -> Any:
@@ -162,7 +204,7 @@ def _build(cls: type[Any], data: Any, prefix: str, source: str) -> Any:
         key = f"{prefix}{name}"
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
-            values[name] = _build(hint, value, prefix=f"{key}.", source=source)
+            values[name] = _build(typing.cast(type[Any], hint), value, f"{key}.", source)
         else:
             values[name] = _check_value(key, hint, value, fields[name].metadata, source)
     return cls(**values)

@@ -65,7 +65,7 @@ def _write_id3(audio: object, tags: Tags) -> None:
             frames.add(frame(encoding=3, text=[value]))
     frames.delall("COMM")
     if tags.comment:
-        frames.add(id3.COMM(encoding=3, lang="eng", desc="", text=[tags.comment]))
+        frames.add(id3.COMM(encoding=3, lang="eng", desc="", text=[tags.comment]))  # type: ignore[no-untyped-call]
 
 
 def _write_mp4(audio: object, tags: Tags) -> None:

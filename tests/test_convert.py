@@ -11,17 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from _voice_notes import (
-    FFMPEG,
-    REPO,
-    cli_env,
-    codec,
-    duration,
-    make_notes,
-    require_tools,
-    run_cli,
-    tree_hashes,
-)
 
 from capture.convert import (
     ConversionJob,
@@ -34,6 +23,17 @@ from capture.convert import (
 )
 from capture.errors import UsageError
 from capture.tags import read_tags
+from tests._voice_notes import (
+    FFMPEG,
+    REPO,
+    cli_env,
+    codec,
+    duration,
+    make_notes,
+    require_tools,
+    run_cli,
+    tree_hashes,
+)
 
 NON_ASCII = "Ñandú café – 日本語 voz.opus"
 
@@ -102,7 +102,7 @@ def test_outputs_next_to_inputs_and_overwrite(notes_folder: Path, tmp_path: Path
 
 
 def _probe_bitrate(path: Path) -> str:
-    from _voice_notes import probe
+    from tests._voice_notes import probe
 
     return probe(path, "bit_rate", stream=True)
 

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from _voice_notes import duration, make_notes, packet_hashes, require_tools, run_cli
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,6 +24,7 @@ from capture.whatsapp import (
     parse_note_name,
     safe_name_part,
 )
+from tests._voice_notes import duration, make_notes, packet_hashes, require_tools, run_cli
 
 LRM = "\u200e"
 NNBSP = "\u202f"

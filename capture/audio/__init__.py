@@ -1,0 +1,223 @@
+"""Loopback audio: what the computer is playing, as a stream of blocks on one sample clock.
+
+``LoopbackSource`` is the only public way in. It runs the platform's backend (chosen in
+``_native.py``) in a worker process, reads its blocks on a thread that does nothing else, and
+hands them out stamped with their place on the recording's sample clock. Gaps (a backend that
+sends nothing during silence, an audio server that died and came back) are filled with silence
+so the timeline always equals wall time; a lost server is reconnected with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from capture.audio._clock import ClockAligner
+from capture.audio._types import Backend, SourceInfo, Stream, StreamLost
+from capture.errors import AudioSourceError
+
+if TYPE_CHECKING:
+    from capture.audio._types import Frames
+
+__all__ = ["AudioBlock", "LoopbackSource", "SourceEvent", "SourceInfo", "list_sources"]
+
+log = logging.getLogger(__name__)
+
+# Reconnection backoff after the audio server went away.
+FIRST_RETRY_S = 0.25
+MAX_RETRY_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class AudioBlock:
+    """Audio frames (int16, shape frames × channels) placed on the recording's sample clock."""
+
+    frames: Frames
+    start_frame: int
+    captured_at: float
+    silent_fill: bool = False
+
+    @property
+    def end_frame(self) -> int:
+        return self.start_frame + len(self.frames)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEvent:
+    """Something happened to the source: "lost", "reconnected" or "gave-up"."""
+
+    kind: str
+    message: str
+    at: float
+
+
+def default_backend() -> Backend:
+    from capture.audio._isolated import IsolatedBackend
+
+    return IsolatedBackend()
+
+
+def list_sources(backend: Backend | None = None) -> list[SourceInfo]:
+    """The loopback sources, or AudioSourceError saying why there are none."""
+    try:
+        return (backend or default_backend()).list_sources()
+    except StreamLost as exc:
+        raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
+
+
+class LoopbackSource:
+    """Reads one loopback source until closed; use as a context manager."""
+
+    def __init__(
+        self,
+        spec: str = "",
+        *,
+        samplerate: int = 48000,
+        channels: int = 2,
+        block_ms: int = 40,
+        gap_threshold_s: float = 0.5,
+        reconnect_timeout_s: float = 120.0,
+        backend: Backend | None = None,
+        on_event: Callable[[SourceEvent], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spec = spec
+        self.samplerate = samplerate
+        self.channels = channels
+        self.block_frames = max(1, samplerate * block_ms // 1000)
+        self._gap_threshold = gap_threshold_s
+        self._reconnect_timeout = reconnect_timeout_s
+        self._backend = backend or default_backend()
+        self._on_event = on_event
+        self._clock = clock
+        self._blocks: queue.Queue[tuple[float, Frames]] = queue.Queue()
+        self._pending: deque[AudioBlock] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failure: AudioSourceError | None = None
+        self.aligner: ClockAligner | None = None
+        self.info: SourceInfo | None = None
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> SourceInfo:
+        """Open the source (errors are raised here) and start reading."""
+        try:
+            stream = self._backend.open(
+                self.spec, self.samplerate, self.channels, self.block_frames
+            )
+        except StreamLost as exc:
+            raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
+        self.info = getattr(stream, "source", None) or SourceInfo(self.spec, self.spec)
+        # The clock starts when audio can flow, not when we asked for it.
+        self.aligner = ClockAligner(self.samplerate, self._clock(), self._gap_threshold)
+        self._thread = threading.Thread(
+            target=self._read_loop, args=(stream,), daemon=True, name="loopback-reader"
+        )
+        self._thread.start()
+        return self.info
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LoopbackSource:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the reader thread: read, stamp, hand over; nothing else ------------------------------
+
+    def _read_loop(self, stream: Stream | None) -> None:
+        while stream is not None and not self._stop.is_set():
+            try:
+                data = stream.read()
+            except StreamLost as exc:
+                stream.close()
+                self._event("lost", f"lost the audio source: {exc}")
+                stream = self._reconnect()
+                continue
+            if data is not None:
+                self._blocks.put((self._clock(), data))
+        if stream is not None:
+            stream.close()
+
+    def _reconnect(self) -> Stream | None:
+        deadline = self._clock() + self._reconnect_timeout
+        delay = FIRST_RETRY_S
+        last_error = ""
+        while not self._stop.is_set():
+            try:
+                stream = self._backend.open(
+                    self.spec, self.samplerate, self.channels, self.block_frames
+                )
+            except (StreamLost, AudioSourceError) as exc:
+                last_error = str(exc)
+            else:
+                self._event("reconnected", "audio source is back; the gap was filled with silence")
+                return stream
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                break
+            self._stop.wait(min(delay, remaining))
+            delay = min(delay * 2, MAX_RETRY_S)
+        if not self._stop.is_set():
+            message = (
+                f"the audio source stayed unreachable for {self._reconnect_timeout:.0f} s "
+                f"({last_error}); recording stopped"
+            )
+            self._failure = AudioSourceError(message)
+            self._event("gave-up", message)
+        return None
+
+    def _event(self, kind: str, message: str) -> None:
+        log.warning("%s", message)
+        if self._on_event is not None:
+            self._on_event(SourceEvent(kind, message, self._clock()))
+
+    # -- the consumer side -------------------------------------------------------------------
+
+    @property
+    def failure(self) -> AudioSourceError | None:
+        """Set once the source gave up reconnecting; blocks already read can still be drained."""
+        return self._failure
+
+    def read(self, timeout: float = 0.1) -> AudioBlock | None:
+        """The next block on the clock (real or silence), or None if there is none yet.
+
+        Raises the source's failure once it gave up and everything it read was handed out.
+        """
+        aligner = self.aligner
+        if aligner is None:
+            raise RuntimeError("LoopbackSource.read() before start()")
+        if self._pending:
+            return self._pending.popleft()
+        try:
+            arrived_at, data = self._blocks.get(timeout=timeout)
+        except queue.Empty:
+            if self._failure is not None:
+                raise self._failure from None
+            pad = aligner.on_idle(self._clock())
+            return self._silence(aligner.position - pad, pad) if pad else None
+        pad = aligner.on_block(arrived_at, len(data))
+        start = aligner.position - len(data)
+        block = AudioBlock(data, start, arrived_at)
+        if not pad:
+            return block
+        self._pending.append(block)
+        return self._silence(start - pad, pad)
+
+    def _silence(self, start_frame: int, frames: int) -> AudioBlock:
+        import numpy as np
+
+        zeros = np.zeros((frames, self.channels), dtype=np.int16)
+        return AudioBlock(zeros, start_frame, self._clock(), silent_fill=True)

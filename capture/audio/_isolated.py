@@ -1,0 +1,148 @@
+"""Running the native backend in a child process, so an audio-server failure cannot kill loopcap.
+
+Measured: after PulseAudio dies mid-recording, the next soundcard call aborts the interpreter
+(a libpulse assertion) in a way no Python code can catch. So soundcard lives in
+``capture.audio._worker``; this side reads its pipe, and a dead worker is just a lost stream
+that LoopbackSource reconnects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+from collections import deque
+from typing import IO, TYPE_CHECKING, Any
+
+from capture.audio._types import SourceInfo, StreamLost
+from capture.errors import AudioSourceError
+
+if TYPE_CHECKING:
+    from capture.audio._types import Frames
+
+log = logging.getLogger(__name__)
+
+WORKER = [sys.executable, "-m", "capture.audio._worker"]
+# Starting Python with numpy and soundcard takes a few hundred ms; a hung server should not hang us.
+HEADER_TIMEOUT_S = 20.0
+
+
+def _raise_for(header: dict[str, Any]) -> None:
+    message = str(header.get("error", "the audio worker failed"))
+    if header.get("kind") == "source":
+        raise AudioSourceError(message)
+    raise StreamLost(message)
+
+
+class IsolatedBackend:
+    name = "isolated"
+
+    def __init__(self) -> None:
+        #: The worker's own backend ("pulseaudio", "wasapi", "coreaudio"), once it answered.
+        self.native_name = ""
+
+    def list_sources(self) -> list[SourceInfo]:
+        try:
+            result = subprocess.run(
+                [*WORKER, "list"], capture_output=True, timeout=HEADER_TIMEOUT_S, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise StreamLost("the audio server did not answer within 20 s") from None
+        header = _parse_header(
+            result.stdout.splitlines()[0] if result.stdout else b"", result.stderr
+        )
+        if not header.get("ok"):
+            _raise_for(header)
+        self.native_name = str(header.get("backend", ""))
+        return [SourceInfo(**s) for s in header["sources"]]
+
+    def open(self, spec: str, samplerate: int, channels: int, block_frames: int) -> IsolatedStream:
+        return IsolatedStream(spec, samplerate, channels, block_frames)
+
+
+def _parse_header(line: bytes, stderr: bytes = b"") -> dict[str, Any]:
+    try:
+        header = json.loads(line)
+    except ValueError:
+        tail = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        return {"ok": False, "kind": "server", "error": f"the audio worker failed: {tail[0]}"}
+    if not isinstance(header, dict):
+        return {"ok": False, "kind": "server", "error": "the audio worker answered nonsense"}
+    return header
+
+
+class IsolatedStream:
+    def __init__(self, spec: str, samplerate: int, channels: int, block_frames: int) -> None:
+        self._block_bytes = block_frames * channels * 2
+        self._channels = channels
+        self._stderr_tail: deque[str] = deque(maxlen=20)
+        self._proc = subprocess.Popen(
+            [*WORKER, "open", spec, str(samplerate), str(channels), str(block_frames)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._stdout: IO[bytes] = self._proc.stdout
+        threading.Thread(
+            target=self._drain_stderr,
+            args=(self._proc.stderr,),
+            daemon=True,
+            name="audio-worker-log",
+        ).start()
+        header = self._read_header()
+        if not header.get("ok"):
+            self.close()
+            _raise_for(header)
+        self.source = SourceInfo(**header["source"])
+
+    def _read_header(self) -> dict[str, Any]:
+        box: list[bytes] = []
+        reader = threading.Thread(target=lambda: box.append(self._stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(HEADER_TIMEOUT_S)
+        if not box:
+            self.close()
+            raise StreamLost("the audio worker did not start within 20 s")
+        return _parse_header(box[0], "\n".join(self._stderr_tail).encode())
+
+    def _drain_stderr(self, pipe: IO[bytes]) -> None:
+        for raw in pipe:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self._stderr_tail.append(line)
+                log.debug("audio worker: %s", line)
+
+    def read(self) -> Frames:
+        import numpy as np
+
+        data = self._stdout.read(self._block_bytes)
+        if len(data) < self._block_bytes:
+            self._proc.wait(timeout=5)
+            reason = (
+                self._last_error() or f"the audio worker exited with code {self._proc.returncode}"
+            )
+            raise StreamLost(reason)
+        return np.frombuffer(data, dtype=np.int16).reshape(-1, self._channels)
+
+    def _last_error(self) -> str:
+        for line in reversed(self._stderr_tail):
+            try:
+                payload = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(payload, dict) and "error" in payload:
+                return str(payload["error"])
+        return ""
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._stdout.close()

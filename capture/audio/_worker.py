@@ -1,0 +1,86 @@
+"""loopcap's capture worker: the only process that talks to the audio server through soundcard.
+
+    python -m capture.audio._worker list
+    python -m capture.audio._worker open SPEC SAMPLERATE CHANNELS BLOCK_FRAMES
+
+``list`` prints the loopback sources as JSON. ``open`` prints one JSON header line (the source
+opened, or the error), then raw int16 interleaved frames on stdout until it is stopped or the
+stream fails. After a failure it exits at once with ``os._exit``: libpulse aborts the
+interpreter on the next soundcard call, so nothing more may touch it, not even cleanup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Any
+
+from capture.audio._native import native_backend
+from capture.audio._types import StreamLost
+from capture.errors import AudioSourceError
+
+EXIT_SERVER = 3  # the audio server cannot be reached or failed: try again later
+EXIT_SOURCE = 4  # no such source: asking again will not help
+
+
+def _error(kind: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "kind": kind, "error": message}
+
+
+def _emit(stream: Any, payload: Any) -> None:
+    stream.write(json.dumps(payload).encode() + b"\n")
+    stream.flush()
+
+
+def main(argv: list[str]) -> int:
+    out = sys.stdout.buffer
+    backend = native_backend()
+    command = argv[0] if argv else ""
+    if command == "list":
+        try:
+            sources = backend.list_sources()
+        except StreamLost as exc:
+            _emit(out, _error("server", str(exc)))
+            return EXIT_SERVER
+        except AudioSourceError as exc:
+            _emit(out, _error("source", str(exc)))
+            return EXIT_SOURCE
+        _emit(
+            out,
+            {
+                "ok": True,
+                "backend": backend.name,
+                "sources": [dataclasses.asdict(s) for s in sources],
+            },
+        )
+        return 0
+    if command != "open" or len(argv) != 5:
+        print(__doc__, file=sys.stderr)
+        return 2
+    spec, samplerate, channels, block_frames = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    try:
+        stream = backend.open(spec, samplerate, channels, block_frames)
+    except StreamLost as exc:
+        _emit(out, _error("server", str(exc)))
+        return EXIT_SERVER
+    except AudioSourceError as exc:
+        _emit(out, _error("source", str(exc)))
+        return EXIT_SOURCE
+    _emit(out, {"ok": True, "backend": backend.name, "source": dataclasses.asdict(stream.source)})
+    while True:
+        try:
+            block = stream.read()
+        except StreamLost as exc:
+            print(json.dumps(_error("server", str(exc))), file=sys.stderr, flush=True)
+            os._exit(EXIT_SERVER)
+        try:
+            out.write(block.tobytes())
+            out.flush()
+        except (BrokenPipeError, OSError):
+            os._exit(0)  # loopcap went away; nothing left to do
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

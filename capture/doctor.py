@@ -1,0 +1,147 @@
+"""``loopcap doctor``: what loopcap needs on this system, each check with the fix for a failure."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from capture.errors import LoopcapError
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True  # False: loopcap works without it, with less
+
+
+def check_ffmpeg() -> list[Check]:
+    from capture.ffmpeg import ENCODERS_OF_INTEREST, locate_ffmpeg, version_line
+
+    try:
+        info = locate_ffmpeg()
+    except LoopcapError as exc:
+        return [
+            Check("ffmpeg", False, str(exc), "apt install ffmpeg, or pip install imageio-ffmpeg")
+        ]
+    checks = [Check("ffmpeg", True, version_line(info))]
+    for encoder, purpose in ENCODERS_OF_INTEREST.items():
+        checks.append(
+            Check(
+                f"encoder {encoder}",
+                info.has_encoder(encoder),
+                purpose,
+                "install a full ffmpeg build, or set LOOPCAP_FFMPEG to one",
+                required=encoder == "libmp3lame",
+            )
+        )
+    return checks
+
+
+def check_audio() -> list[Check]:
+    from capture.audio import default_backend
+    from capture.audio._isolated import IsolatedBackend
+    from capture.audio._types import StreamLost
+
+    backend = default_backend()
+    try:
+        sources = backend.list_sources()
+    except StreamLost as exc:
+        return [Check("audio server", False, str(exc), _audio_server_fix())]
+    except LoopcapError as exc:
+        return [Check("loopback sources", False, str(exc), _audio_server_fix())]
+    name = backend.native_name if isinstance(backend, IsolatedBackend) else backend.name
+    checks = [Check("audio server", True, f"{name or 'reachable'}")]
+    if not sources:
+        checks.append(Check("loopback sources", False, "none found", _audio_server_fix()))
+        return checks
+    default = next((s for s in sources if s.is_default), None)
+    listing = ", ".join(s.id for s in sources)
+    checks.append(Check("loopback sources", True, f"{len(sources)}: {listing}"))
+    checks.append(
+        Check(
+            "default loopback",
+            default is not None,
+            default.name if default else "the default speaker has no loopback",
+            "pick one with --source or [audio] source in the settings",
+            required=False,
+        )
+    )
+    return checks
+
+
+def _audio_server_fix() -> str:
+    if sys.platform == "darwin":
+        from capture.audio._coreaudio import INSTALL_HINT
+
+        return INSTALL_HINT
+    if sys.platform.startswith("win"):
+        return "check that a playback device is enabled in Sound settings"
+    return (
+        "start PulseAudio or PipeWire (pipewire-pulse), "
+        "e.g. 'systemctl --user start pipewire-pulse'"
+    )
+
+
+def check_display() -> list[Check]:
+    if sys.platform.startswith("win") or sys.platform == "darwin":
+        return [Check("display", True, "native desktop", required=False)]
+    wayland = os.environ.get("WAYLAND_DISPLAY")
+    x11 = os.environ.get("DISPLAY")
+    session = os.environ.get("XDG_SESSION_TYPE", "")
+    if wayland or session == "wayland":
+        detail = "Wayland: screen capture and global hotkeys of X11 programs are blocked"
+        if x11:
+            detail += f" (XWayland on {x11} shows only X11 windows)"
+        return [
+            Check(
+                "display server",
+                False,
+                detail,
+                "log in to an X11 session for screen capture; bind 'loopcap ctl catch-note' "
+                "to a shortcut in your desktop's keyboard settings instead of hotkeys",
+                required=False,
+            )
+        ]
+    if not x11:
+        return [
+            Check(
+                "display server",
+                False,
+                "no DISPLAY: audio works, screen capture, tray and hotkeys do not",
+                "run loopcap inside your desktop session",
+                required=False,
+            )
+        ]
+    try:
+        from Xlib import display as xdisplay
+        from Xlib.error import DisplayError
+
+        try:
+            conn = xdisplay.Display(x11)
+        except DisplayError as exc:
+            return [
+                Check("display server", False, f"X11 {x11}: {exc}", "check DISPLAY", required=False)
+            ]
+        extensions = set(conn.list_extensions())
+        conn.close()
+    except ImportError:
+        return [Check("display server", True, f"X11 on {x11}", required=False)]
+    checks = [Check("display server", True, f"X11 on {x11}", required=False)]
+    checks.append(
+        Check(
+            "X11 RECORD extension",
+            "RECORD" in extensions,
+            "global hotkeys",
+            "enable the RECORD extension in the X server; use 'loopcap ctl' meanwhile",
+            required=False,
+        )
+    )
+    return checks
+
+
+def run_checks() -> list[Check]:
+    return [*check_ffmpeg(), *check_audio(), *check_display()]

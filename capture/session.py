@@ -1,0 +1,280 @@
+"""The on-disk recording session: what survives a crash, and how it becomes the user's file.
+
+While a recording runs it is a folder under the sessions directory::
+
+    <sessions>/<id>/session.json   what is being recorded, where it goes, what happened
+    <sessions>/<id>/audio.pcm      raw int16 interleaved frames, appended and flushed per block
+    <sessions>/<id>/lock           held (flock) by the recording process while it lives
+
+Raw PCM is the simplest form that survives ``kill -9``: every block written before the kill is
+on disk and readable without any header. Stopping *finalizes*: one ffmpeg run encodes the audio
+to a temporary name beside the target, tags are written, and the file is renamed into place.
+A session whose lock is free was interrupted; ``loopcap recover`` finalizes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from capture.errors import LoopcapError, OutputError
+from capture.targets import partial_path, publish
+
+if TYPE_CHECKING:
+    from capture.audio._types import Frames
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "session.json"
+AUDIO = "audio.pcm"
+LOCK = "lock"
+BYTES_PER_SAMPLE = 2  # int16
+
+
+@dataclass(slots=True)
+class Manifest:
+    target: str
+    format: str
+    samplerate: int
+    channels: int
+    started_at: str  # local wall time, ISO 8601
+    pid: int
+    kind: str = "audio"
+    state: str = "recording"  # recording → stopped → (finalized: folder removed)
+    frames: int | None = None  # the recording's exact length once stopped
+    overwrite: bool = False
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    title: str = ""
+    version: int = 1
+
+
+class _SessionLock:
+    """An advisory lock held while the recording process lives; the OS drops it on any death."""
+
+    def __init__(self, path: Path) -> None:
+        self._file: IO[bytes] | None = path.open("a+b")
+
+    def try_acquire(self) -> bool:
+        assert self._file is not None
+        try:
+            import fcntl
+        except ImportError:  # Windows: msvcrt locks a byte range instead
+            import msvcrt
+
+            try:
+                msvcrt.locking(self._file.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            except OSError:
+                return False
+            return True
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing drops the lock
+            self._file = None
+
+
+class RecordingSession:
+    """One recording in progress (or interrupted), backed by its folder."""
+
+    def __init__(self, folder: Path, manifest: Manifest, lock: _SessionLock | None) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self._lock = lock
+        self._audio: IO[bytes] | None = None
+        self._write_lock = threading.Lock()
+
+    # -- creating and writing ---------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        sessions_root: Path,
+        *,
+        target: Path,
+        fmt: str,
+        samplerate: int,
+        channels: int,
+        overwrite: bool = False,
+        title: str = "",
+    ) -> RecordingSession:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = sessions_root / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
+        try:
+            folder.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the session folder {folder}: {exc.strerror}; "
+                "set LOOPCAP_STATE_DIR to a writable folder"
+            ) from exc
+        lock = _SessionLock(folder / LOCK)
+        lock.try_acquire()
+        manifest = Manifest(
+            target=str(target),
+            format=fmt,
+            samplerate=samplerate,
+            channels=channels,
+            started_at=datetime.now().isoformat(timespec="seconds"),
+            pid=os.getpid(),
+            overwrite=overwrite,
+            title=title,
+        )
+        session = cls(folder, manifest, lock)
+        session._save_manifest()
+        session._audio = (folder / AUDIO).open("ab")
+        return session
+
+    def write_audio(self, frames: Frames) -> None:
+        with self._write_lock:
+            if self._audio is None:
+                raise LoopcapError("the recording session is already closed")
+            self._audio.write(frames.astype("<i2", copy=False).tobytes())
+            # Flushed to the OS at once: a kill -9 loses nothing that was written.
+            self._audio.flush()
+
+    def note_gap(self, at_seconds: float, reason: str) -> None:
+        self.manifest.gaps.append({"at_s": round(at_seconds, 3), "reason": reason})
+        self._save_manifest()
+
+    def mark_stopped(self, frames: int) -> None:
+        with self._write_lock:
+            if self._audio is not None:
+                self._audio.close()
+                self._audio = None
+        self.manifest.frames = frames
+        self.manifest.state = "stopped"
+        self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        temp = self.folder / (MANIFEST + ".tmp")
+        temp.write_text(json.dumps(asdict(self.manifest), indent=2), encoding="utf-8")
+        temp.replace(self.folder / MANIFEST)
+
+    @property
+    def audio_path(self) -> Path:
+        return self.folder / AUDIO
+
+    def recorded_frames(self) -> int:
+        size = self.audio_path.stat().st_size if self.audio_path.exists() else 0
+        return size // (BYTES_PER_SAMPLE * self.manifest.channels)
+
+    # -- finalizing -------------------------------------------------------------------------
+
+    def finalize(self, cancel: threading.Event | None = None) -> Path:
+        """Encode to the target format under a temporary name, tag, rename; drop the folder."""
+        from capture.ffmpeg import audio_format, encode_pcm_file
+        from capture.tags import Tags, write_tags
+
+        manifest = self.manifest
+        frames = self.recorded_frames()
+        if manifest.frames is not None:
+            frames = min(frames, manifest.frames)
+        if frames == 0:
+            raise LoopcapError(f"session {self.folder} holds no audio; nothing to save")
+        target = Path(manifest.target)
+        fmt = audio_format(manifest.format)
+        temp = partial_path(target)
+        try:
+            encode_pcm_file(
+                self.audio_path,
+                samplerate=manifest.samplerate,
+                channels=manifest.channels,
+                target=temp,
+                fmt=fmt,
+                frames=frames,
+                cancel=cancel,
+            )
+            write_tags(temp, Tags(title=manifest.title or target.stem, date=manifest.started_at))
+            final = publish(temp, target, overwrite=manifest.overwrite)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+        self.discard()
+        return final
+
+    def discard(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop writing and let go of the folder (it stays on disk for recovery)."""
+        with self._write_lock:
+            if self._audio is not None:
+                self._audio.close()
+                self._audio = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+# -----------------------------------------------------------------------------------------------
+# Finding interrupted sessions
+
+
+def _load_manifest(folder: Path) -> Manifest | None:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return Manifest(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def interrupted_sessions(sessions_root: Path) -> list[RecordingSession]:
+    """Sessions whose recording process is gone (their lock is free), oldest first.
+
+    The returned sessions hold their lock, so two recoveries never finalize the same one.
+    """
+    if not sessions_root.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in sessions_root.iterdir() if p.is_dir()):
+        manifest = _load_manifest(folder)
+        if manifest is None:
+            continue
+        lock = _SessionLock(folder / LOCK)
+        if not lock.try_acquire():
+            lock.release()
+            continue  # still recording
+        found.append(RecordingSession(folder, manifest, lock))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    session: Path
+    saved: Path | None
+    error: str = ""
+
+
+def recover(sessions_root: Path) -> list[Recovered]:
+    """Finalize every interrupted session found under ``sessions_root``."""
+    results = []
+    for session in interrupted_sessions(sessions_root):
+        try:
+            saved = session.finalize()
+        except LoopcapError as exc:
+            session.close()
+            results.append(Recovered(session.folder, None, str(exc)))
+        else:
+            results.append(Recovered(session.folder, saved))
+    return results
+
+
+def session_age_seconds(session: RecordingSession) -> float:
+    return time.time() - session.folder.stat().st_mtime

@@ -1,0 +1,145 @@
+"""Where finished files go: choosing names, checking folders, and writing them atomically.
+
+Every file loopcap produces is written under a temporary name in the target's own folder
+(:func:`partial_path`) and then renamed into place (:func:`publish`), so a reader never sees
+half a file and an interrupted run leaves no file with the real name. An existing file is never
+replaced unless the user asked for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from capture.errors import OutputError, UsageError
+
+PARTIAL_SUFFIX = ".part"
+
+
+def partial_path(target: Path) -> Path:
+    """A hidden temporary name beside ``target``; same folder, so the rename is atomic."""
+    return target.with_name(f".{target.stem}.{secrets.token_hex(4)}{target.suffix}{PARTIAL_SUFFIX}")
+
+
+def is_partial(path: Path) -> bool:
+    return path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX)
+
+
+def unique_path(target: Path) -> Path:
+    """``target``, or ``name (2).ext``, ``name (3).ext`` … whichever does not exist yet."""
+    if not target.exists():
+        return target
+    for n in range(2, 10_000):
+        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise OutputError(f"{target.parent}: too many files named like {target.name}")
+
+
+def publish(partial: Path, target: Path, *, overwrite: bool = False) -> Path:
+    """Rename a finished temporary file to ``target`` (or a free variant of it); return where."""
+    if overwrite:
+        partial.replace(target)
+        return target
+    while True:
+        final = unique_path(target)
+        try:
+            # A hard link fails if the name was taken meanwhile: no check-then-rename race.
+            os.link(partial, final)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise
+            partial.replace(final)  # file systems without hard links (FAT, some shares)
+            return final
+        partial.unlink()
+        return final
+
+
+def check_writable_folder(folder: Path, *, create: bool = False) -> None:
+    """Raise OutputError naming ``folder`` unless loopcap can create files in it."""
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create folder {folder}: {exc.strerror}") from exc
+    if not folder.is_dir():
+        raise OutputError(f"folder {folder} does not exist; create it or choose another with -o")
+    probe = folder / f".loopcap-write-test-{secrets.token_hex(4)}"
+    try:
+        probe.write_bytes(b"")
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write to folder {folder} ({exc.strerror}); choose another with -o"
+        ) from exc
+    with contextlib.suppress(OSError):
+        probe.unlink()
+
+
+def resolve_output(
+    output: str | None,
+    fmt: str | None,
+    *,
+    default_folder: Path,
+    default_format: str,
+    name_template: str,
+    formats: tuple[str, ...],
+    overwrite: bool = False,
+    now: datetime | None = None,
+) -> tuple[Path, str]:
+    """The file a new recording will be saved as, and its format.
+
+    The format comes from ``fmt`` or the output's extension, else ``default_format``. An output
+    that is a folder gets a dated name inside it. Raises UsageError or OutputError before anything
+    is recorded, so a bad command line never costs a recording.
+    """
+    if fmt is not None and fmt not in formats:
+        raise UsageError(f"unknown format '{fmt}'; choose one of {', '.join(formats)}")
+    stamp_name = (now or datetime.now()).strftime(name_template)
+    if output is None:
+        folder, name, create = default_folder, None, True
+    else:
+        path = Path(output).expanduser()
+        if path.is_dir() or output.endswith(("/", os.sep)):
+            folder, name, create = path, None, False
+        else:
+            folder, name, create = path.parent, path, False
+    if name is not None:
+        target, fmt = _named_target(name, fmt, default_format, formats)
+    else:
+        fmt = fmt or default_format
+        target = folder / f"{stamp_name}.{fmt}"
+    check_writable_folder(target.parent, create=create)
+    if target.exists():
+        if name is None:
+            target = unique_path(target)
+        elif not overwrite:
+            raise OutputError(f"{target} already exists; pass --overwrite or choose another name")
+    return target, fmt
+
+
+def _named_target(
+    name: Path, fmt: str | None, default_format: str, formats: tuple[str, ...]
+) -> tuple[Path, str]:
+    """The format a named output asks for (by extension or flag), and its final name."""
+    extension = name.suffix.lower().lstrip(".")
+    if extension in formats:
+        if fmt is not None and fmt != extension:
+            raise UsageError(
+                f"--format {fmt} does not match the file name {name.name}; use one of them"
+            )
+        fmt = extension
+    elif extension and fmt is None:
+        raise UsageError(
+            f"unknown format '.{extension}' of {name.name}; use one of "
+            f"{', '.join(formats)} or pass --format"
+        )
+    fmt = fmt or default_format
+    if name.suffix.lower() == f".{fmt}":
+        return name, fmt
+    return name.with_name(f"{name.name}.{fmt}"), fmt

@@ -1,0 +1,327 @@
+"""A desktop on a headless machine: a private PulseAudio with a virtual speaker, and Xvfb.
+
+Used by the tests' fixtures, the benchmarks and ``make demo``. Everything started here is
+stopped by its PID. Recipes and pitfalls: HEADLESS.md in the design notes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+SINK = "virt"
+RATE = 48000
+CHANNELS = 2
+
+# norewinds=1: without it the null sink works in 2-second bursts and new players lose their start.
+PULSE_CONFIG = f"""\
+load-module module-native-protocol-unix auth-anonymous=1
+load-module module-null-sink sink_name={SINK} rate={RATE} channels={CHANNELS} norewinds=1 \
+sink_properties=device.description=VirtualSpeaker
+set-default-sink {SINK}
+set-default-source {SINK}.monitor
+"""
+
+
+def _wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def _stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 5) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class PulseRig:
+    """A private PulseAudio server whose default output is a null sink named ``virt``."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+    server: subprocess.Popen[bytes] | None = None
+    monitor_reader: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def create(cls, root: Path) -> PulseRig:
+        rig = cls(root)
+        runtime = root / "runtime"
+        for sub in ("runtime", "state", "config"):
+            (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        (root / "virt.pa").write_text(PULSE_CONFIG)
+        rig.env = {
+            "XDG_RUNTIME_DIR": str(runtime),
+            "PULSE_RUNTIME_PATH": str(runtime),
+            "PULSE_STATE_PATH": str(root / "state"),
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "PULSE_SERVER": f"unix:{runtime}/native",
+        }
+        return rig
+
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def pactl(self, *args: str, check: bool = True) -> str:
+        result = subprocess.run(
+            ["pactl", *args],
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"pactl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
+
+    def _answers(self) -> bool:
+        result = subprocess.run(
+            ["pactl", "info"],
+            env=self.environ(),
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def start(self) -> None:
+        # A killed server leaves its pid file behind for a moment; a new one would refuse to start.
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / "runtime" / "pid").unlink()
+        self.server = subprocess.Popen(
+            [
+                "pulseaudio",
+                "-n",
+                "-F",
+                str(self.root / "virt.pa"),
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                f"--log-target=file:{self.root / 'pulse.log'}",
+            ],
+            env=self.environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(self._answers, 15, "PulseAudio to answer")
+        # A low-latency reader on the monitor keeps the sink from working in bursts.
+        self.monitor_reader = subprocess.Popen(
+            ["pacat", "-r", "-d", f"{SINK}.monitor", "--latency-msec=20", "/dev/null"],
+            env=self.environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        """Kill the server like a crash would (SIGKILL)."""
+        _stop_process(self.monitor_reader)
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGKILL)
+            self.server.wait()
+
+    def stop(self) -> None:
+        _stop_process(self.monitor_reader)
+        _stop_process(self.server)
+
+    def play(self, path: Path) -> subprocess.Popen[bytes]:
+        """Start playing a sound file into the virtual speaker; returns the paplay process."""
+        return subprocess.Popen(
+            ["paplay", "-d", SINK, str(path)],
+            env=self.environ(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+@contextlib.contextmanager
+def pulse_rig(root: Path | None = None) -> Iterator[PulseRig]:
+    with contextlib.ExitStack() as stack:
+        if root is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loopcap-pulse-")))
+        rig = PulseRig.create(root)
+        rig.start()
+        try:
+            yield rig
+        finally:
+            rig.stop()
+
+
+@dataclass
+class XvfbRig:
+    display: str
+    proc: subprocess.Popen[bytes]
+
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, "DISPLAY": self.display}
+
+
+@contextlib.contextmanager
+def xvfb_rig(width: int = 1920, height: int = 1080) -> Iterator[XvfbRig]:
+    """Xvfb on a free display number, with -displayfd so we know when it is ready."""
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_fd),
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+        ],
+        pass_fds=(write_fd,),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as reader:
+            number = reader.readline().strip()
+        if not number:
+            raise RuntimeError("Xvfb did not start")
+        yield XvfbRig(f":{number}", proc)
+    finally:
+        _stop_process(proc)
+
+
+# -----------------------------------------------------------------------------------------------
+# Test sound
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.int16], rate: int = RATE) -> Path:
+    """Write int16 samples, shape (frames,) or (frames, channels), as a WAV file."""
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(samples.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
+    return path
+
+
+def read_wav(path: Path) -> tuple[npt.NDArray[np.int16], int]:
+    with wave.open(str(path), "rb") as source:
+        data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+        return data.reshape(-1, source.getnchannels()), source.getframerate()
+
+
+def speech_wav(path: Path, text: str, rate: int = RATE) -> Path:
+    """Spoken text from espeak-ng, resampled to ``rate`` stereo by sox."""
+    raw = path.with_suffix(".espeak.wav")
+    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True, capture_output=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", str(rate), "-c", "2", "-b", "16", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    raw.unlink()
+    return path
+
+
+def tone(
+    seconds: float, freq: float, rate: int = RATE, level: float = 0.5
+) -> npt.NDArray[np.int16]:
+    t = np.arange(round(seconds * rate)) / rate
+    mono = (np.sin(2 * np.pi * freq * t) * level * 32767).astype(np.int16)
+    return np.repeat(mono[:, None], CHANNELS, axis=1)
+
+
+def noise(
+    seconds: float, rate: int = RATE, level: float = 0.3, seed: int = 1
+) -> npt.NDArray[np.int16]:
+    rng = np.random.default_rng(seed)
+    data = rng.uniform(-level, level, size=(round(seconds * rate), CHANNELS)) * 32767
+    return data.astype(np.int16)
+
+
+def decode_to_array(path: Path, rate: int = RATE) -> npt.NDArray[np.float32]:
+    """Any audio file decoded by ffmpeg to float mono at ``rate``."""
+    ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
+    result = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(rate), "-"],
+        capture_output=True,
+        check=True,
+    )
+    return np.frombuffer(result.stdout, dtype=np.float32)
+
+
+def best_alignment(
+    recorded: npt.NDArray[np.float32], played: npt.NDArray[np.float32]
+) -> tuple[int, float]:
+    """Where ``played`` sits inside ``recorded`` (offset in samples) and how well it matches there.
+
+    Normalized cross-correlation by FFT; the score is the Pearson correlation at that offset over
+    the overlapping part.
+    """
+    n = len(recorded) + len(played)
+    size = 1 << (n - 1).bit_length()
+    spectrum = np.fft.rfft(recorded, size) * np.conj(np.fft.rfft(played, size))
+    corr = np.fft.irfft(spectrum, size)
+    lags = np.concatenate([corr[: len(recorded)], corr[size - len(played) + 1 :]])
+    offsets = np.concatenate([np.arange(len(recorded)), np.arange(-len(played) + 1, 0)])
+    offset = int(offsets[int(np.argmax(lags))])
+    return offset, correlation_at(recorded, played, offset)
+
+
+def correlation_at(
+    recorded: npt.NDArray[np.float32], played: npt.NDArray[np.float32], offset: int
+) -> float:
+    start_r = max(0, offset)
+    start_p = max(0, -offset)
+    length = min(len(recorded) - start_r, len(played) - start_p)
+    if length <= 0:
+        return 0.0
+    a = recorded[start_r : start_r + length].astype(np.float64)
+    b = played[start_p : start_p + length].astype(np.float64)
+    a -= a.mean()
+    b -= b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom else 0.0
+
+
+def ffprobe(path: Path) -> dict[str, object]:
+    import json
+
+    result = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(result.stdout))
