@@ -19,7 +19,7 @@ from capture import __version__
 from capture.errors import LoopcapError
 
 #: Modules that add commands, in the order they appear in ``loopcap --help``.
-COMMAND_MODULES = ("capture.commands",)
+COMMAND_MODULES = ("capture.commands", "capture.convert", "capture.whatsapp")
 
 Handler = Callable[[argparse.Namespace], int]
 

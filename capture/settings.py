@@ -106,11 +106,25 @@ class NoteSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConvertSettings:
+    """`loopcap convert` and `loopcap import-whatsapp`."""
+
+    # LAME VBR quality, 0 (best) to 9 (smallest).
+    mp3_quality: int = field(default=2, metadata=_limits(0, 9))
+    # Files converted at once; 0 means one per CPU core.
+    jobs: int = field(default=0, metadata=_limits(0, 64))
+    # EBU R128 loudness normalization of every output (also `--normalize`).
+    normalize: bool = False
+    loudness_lufs: float = field(default=-16.0, metadata=_limits(-40, -5))
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     notes: NoteSettings = field(default_factory=NoteSettings)
+    convert: ConvertSettings = field(default_factory=ConvertSettings)
 
 
 # ---------------------------------------------------------------------------------------------

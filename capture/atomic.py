@@ -1,0 +1,106 @@
+"""Writing files so that they are either complete or absent: temporary name, then rename.
+
+A file being written is a hidden ``.<name>.<random>.part`` beside its final place (same folder,
+so the rename is atomic and never copies). If anything goes wrong before the rename, including
+Ctrl+C, the temporary file is removed; a reader never sees half a file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from capture.errors import OutputError
+
+PART_SUFFIX = ".part"
+
+
+def _creation_mode() -> int:
+    # mkstemp creates files 0600; finished outputs get the mode open() would give them.
+    # Read once, at import, because reading the umask briefly changes it for the process.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _creation_mode()
+
+
+class DiskFullError(OutputError):
+    """The disk (or quota) holding an output is full."""
+
+
+def is_part_file(path: Path) -> bool:
+    """True for loopcap's temporary files (to skip them when scanning folders)."""
+    return path.name.startswith(".") and path.name.endswith(PART_SUFFIX)
+
+
+def temp_path_for(target: Path) -> Path:
+    """A new, empty, uniquely named temporary file beside ``target``."""
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent
+        )
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+    try:
+        os.fchmod(fd, _FILE_MODE)
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
+def publish(temp: Path, target: Path, *, overwrite: bool) -> None:
+    """Move a finished temporary file to ``target``.
+
+    Without ``overwrite`` an existing ``target`` is never replaced, even if it appeared while we
+    worked (``os.link`` fails atomically on an existing name).
+    """
+    try:
+        if overwrite:
+            temp.replace(target)
+            return
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            raise OutputError(f"{target}: already exists (use --overwrite to replace it)") from None
+        except OSError:  # filesystems without hard links (FAT, some network shares)
+            if target.exists():
+                raise OutputError(
+                    f"{target}: already exists (use --overwrite to replace it)"
+                ) from None
+            temp.replace(target)
+            return
+        temp.unlink()
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path to write; on a normal exit it becomes ``target``.
+
+    On any exception (KeyboardInterrupt included) the temporary file is deleted and the
+    exception propagates.
+    """
+    temp = temp_path_for(target)
+    try:
+        yield temp
+        publish(temp, target, overwrite=overwrite)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def output_error(target: Path, exc: OSError) -> OutputError:
+    """An OSError met while writing ``target``, as an actionable loopcap error."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(f"no space left on the disk holding {target.parent}; free some space")
+    reason = exc.strerror or str(exc)
+    return OutputError(f"cannot write {target}: {reason}")
