@@ -302,8 +302,29 @@ def _note_settings(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, notes=checked)
 
 
+class _NotePrinter:
+    """Prints each saved note's path the moment it is complete; counts them."""
+
+    def __init__(self, wanted: int | None) -> None:
+        self.wanted = wanted
+        self.saved: list[Path] = []
+        self.enough = threading.Event()
+        self._lock = threading.Lock()
+
+    def on_event(self, event: Event) -> None:
+        from capture.events import NoteFailed, NoteSaved
+
+        if isinstance(event, NoteSaved):
+            with self._lock:
+                self.saved.append(event.path)
+                print(event.path, flush=True)
+            if self.wanted is not None and len(self.saved) >= self.wanted:
+                self.enough.set()
+        elif isinstance(event, NoteFailed):
+            print(f"loopcap: {event.message}", file=sys.stderr, flush=True)
+
+
 def run_note(args: argparse.Namespace) -> int:
-    from capture.events import NoteFailed, NoteSaved
     from capture.ffmpeg import audio_format, locate_ffmpeg
     from capture.listening import ClipFormat
     from capture.recorder import Recorder
@@ -317,25 +338,12 @@ def run_note(args: argparse.Namespace) -> int:
     codec = audio_format(fmt).codec
     if codec != "pcm_s16le":
         locate_ffmpeg().require_encoder(codec)
-    wanted = None if args.continuous else args.count
-    saved: list[Path] = []
-    enough = threading.Event()
-    print_lock = threading.Lock()
-
-    def on_event(event: Event) -> None:
-        if isinstance(event, NoteSaved):
-            with print_lock:
-                saved.append(event.path)
-                print(event.path, flush=True)
-            if wanted is not None and len(saved) >= wanted:
-                enough.set()
-        elif isinstance(event, NoteFailed):
-            print(f"loopcap: {event.message}", file=sys.stderr, flush=True)
-
+    printer = _NotePrinter(None if args.continuous else args.count)
+    saved, enough = printer.saved, printer.enough
     interactive = sys.stdout.isatty() and sys.stderr.isatty()
     started = time.monotonic()
     with _StopSignal() as stop, Recorder(settings) as recorder:
-        recorder.subscribe(on_event)
+        recorder.subscribe(printer.on_event)
         notes = recorder.start_notes(
             ClipFormat(folder, fmt, settings.output.note_name_template), save_every_note=True
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+from collections.abc import Iterator
 import time
 from pathlib import Path
 
@@ -32,7 +33,10 @@ def spoken_extent(clip: npt.NDArray[np.int16]) -> tuple[int, int]:
 
 
 def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
-    return (clip.astype(np.float32).mean(axis=1) / 32768).astype(np.float32)
+    mono: npt.NDArray[np.float32] = (clip.astype(np.float32).mean(axis=1) / 32768).astype(
+        np.float32
+    )
+    return mono
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +127,9 @@ def test_note_bad_input_is_one_clear_line(
 
 
 @pytest.fixture
-def recorder(pulse: PulseRig, tmp_path: Path) -> Recorder:
+def recorder(pulse: PulseRig, tmp_path: Path) -> Iterator[Recorder]:
     with Recorder(Settings(), sessions_root=tmp_path / "sessions") as rec:
-        yield rec  # type: ignore[misc]
+        yield rec
 
 
 def collect(recorder: Recorder) -> queue.Queue[Event]:
