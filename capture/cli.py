@@ -19,7 +19,12 @@ from capture import __version__
 from capture.errors import LoopcapError
 
 #: Modules that add commands, in the order they appear in ``loopcap --help``.
-COMMAND_MODULES = ("capture.commands", "capture.convert", "capture.whatsapp")
+COMMAND_MODULES = (
+    "capture.commands",
+    "capture.ctl",
+    "capture.convert",
+    "capture.whatsapp",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

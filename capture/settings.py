@@ -119,11 +119,23 @@ class ConvertSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HotkeySettings:
+    """Global hotkeys of ``loopcap tray`` and ``loopcap listen``, in pynput's syntax."""
+
+    enabled: bool = True
+    catch_note: str = "<ctrl>+<alt>+n"
+    save_last: str = "<ctrl>+<alt>+s"
+    toggle_recording: str = "<ctrl>+<alt>+r"
+    save_last_seconds: float = field(default=120.0, metadata=_limits(1, 1800))
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     replay: ReplaySettings = field(default_factory=ReplaySettings)
     notes: NoteSettings = field(default_factory=NoteSettings)
+    hotkeys: HotkeySettings = field(default_factory=HotkeySettings)
     convert: ConvertSettings = field(default_factory=ConvertSettings)
 
 

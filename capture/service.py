@@ -1,0 +1,229 @@
+"""The running loopcap: one Recorder always listening, driven by hotkeys, the tray and ``ctl``.
+
+``loopcap tray`` and ``loopcap listen`` both run a LoopcapService: it takes the per-user instance
+lock, keeps the replay ring and note detector going, answers the control channel and the
+global hotkeys. Actions return quickly; whatever takes time (encoding) runs on worker threads,
+and the outcome arrives as an event (:mod:`capture.events`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from capture.control import ControlServer, Endpoint, InstanceLock
+from capture.errors import LoopcapError, UsageError
+from capture.events import Event, NoteArmed, NoteSaved, NoteStarted, NoteTimedOut, RecordingSaved
+from capture.hotkeys import Hotkeys, HotkeyStatus
+from capture.recorder import Recorder
+from capture.settings import AUDIO_FORMATS, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+RECENT_FILES = 5
+
+
+class LoopcapService:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        endpoint: Endpoint | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.endpoint = endpoint or Endpoint.for_user()
+        self.recorder = recorder or Recorder(self.settings)
+        self.recent: deque[Path] = deque(maxlen=RECENT_FILES)
+        self.hotkey_status = HotkeyStatus(False, "hotkeys not started")
+        #: "idle", "armed" (waiting for the next note) or "catching" (a note is playing).
+        self.catch_state = "idle"
+        self.last_message = ""
+        self._instance = InstanceLock(self.endpoint)
+        self._server = ControlServer(self.endpoint, self.handle)
+        self._hotkeys: Hotkeys | None = None
+        self._started_at = time.monotonic()
+        self._waiters: list[Callable[[Event], None]] = []
+        self.recorder.subscribe(self._on_event)
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self, *, hotkeys: bool = True) -> None:
+        """Take the instance lock (AlreadyRunning if taken), listen, serve, bind keys."""
+        self._instance.acquire()
+        try:
+            self.recorder.start_notes()
+            self._server.start()
+        except BaseException:
+            self._instance.release()
+            raise
+        if hotkeys and self.settings.hotkeys.enabled:
+            keys = self.settings.hotkeys
+            self._hotkeys = Hotkeys(
+                {
+                    keys.catch_note: self.catch_note,
+                    keys.save_last: lambda: self.save_last_in_background(keys.save_last_seconds),
+                    keys.toggle_recording: self.toggle_recording_in_background,
+                }
+            )
+            self.hotkey_status = self._hotkeys.start()
+        else:
+            self.hotkey_status = HotkeyStatus(False, "hotkeys are turned off in the settings")
+        log.info("%s", self.hotkey_status.message)
+
+    def stop(self) -> None:
+        """Stop everything; a running recording is finalized first."""
+        if self._hotkeys is not None:
+            self._hotkeys.stop()
+        self._server.stop()
+        if self.recorder.recording_target is not None:
+            try:
+                self.recorder.stop_recording()
+            except LoopcapError as exc:
+                log.warning("%s", exc)
+        self.recorder.close()
+        self._instance.release()
+
+    # -- actions (any thread) ------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        return self.recorder.subscribe(callback)
+
+    def catch_note(self) -> None:
+        self.recorder.catch_note()
+
+    def save_last(self, seconds: float) -> Path:
+        return self.recorder.save_last(seconds)
+
+    def save_last_in_background(self, seconds: float) -> None:
+        self._in_background(lambda: self.save_last(seconds), "save last")
+
+    @property
+    def recording(self) -> bool:
+        return self.recorder.recording_target is not None
+
+    def start_recording(self, *, screen: bool = False, fmt: str | None = None) -> Path:
+        from capture.settings import output_folder
+        from capture.targets import resolve_output
+
+        if screen:
+            raise LoopcapError("screen recording is not available in this version")
+        target, fmt = resolve_output(
+            None,
+            fmt,
+            default_folder=output_folder(self.settings),
+            default_format=self.settings.output.audio_format,
+            name_template=self.settings.output.name_template,
+            formats=AUDIO_FORMATS,
+        )
+        self.recorder.start_recording(target, fmt)
+        return target
+
+    def stop_recording(self) -> Path:
+        return self.recorder.stop_recording()
+
+    def toggle_recording_in_background(self) -> None:
+        if self.recording:
+            self._in_background(self.stop_recording, "stop recording")
+        else:
+            self._in_background(self.start_recording, "start recording")
+
+    def _in_background(self, action: Callable[[], object], what: str) -> None:
+        def run() -> None:
+            try:
+                action()
+            except LoopcapError as exc:
+                self.last_message = f"{what}: {exc}"
+                log.warning("%s", self.last_message)
+
+        threading.Thread(target=run, daemon=True, name=what).start()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, NoteArmed):
+            self.catch_state = "armed"
+        elif isinstance(event, NoteStarted):
+            self.catch_state = "catching"
+        elif isinstance(event, NoteTimedOut):
+            self.catch_state = "idle"
+            self.last_message = "no note came; catching stopped"
+        elif isinstance(event, NoteSaved | RecordingSaved):
+            self.catch_state = "idle" if isinstance(event, NoteSaved) else self.catch_state
+            self.recent.appendleft(event.path)
+            self.last_message = f"saved {event.path}"
+        for waiter in list(self._waiters):
+            waiter(event)
+
+    def status(self) -> dict[str, Any]:
+        recorder = self.recorder
+        source = recorder.source_info
+        return {
+            "state": recorder.state.value,
+            "catch": self.catch_state,
+            "recording": str(recorder.recording_target) if self.recording else None,
+            "recording_seconds": round(recorder.recording_elapsed, 1),
+            "source": source.id if source else None,
+            "hotkeys": self.hotkey_status.message,
+            "hotkeys_active": self.hotkey_status.active,
+            "recent": [str(p) for p in self.recent],
+            "message": self.last_message,
+            "uptime_seconds": round(time.monotonic() - self._started_at, 1),
+        }
+
+    # -- the control channel -------------------------------------------------------------------
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        command = request["cmd"]
+        if command == "status":
+            return {"ok": True, **self.status()}
+        if command == "catch-note":
+            return self._catch_note_reply(wait=bool(request.get("wait", False)))
+        if command == "save-last":
+            seconds = request.get("seconds", self.settings.hotkeys.save_last_seconds)
+            if not isinstance(seconds, int | float) or not 0 < seconds <= 3600:
+                raise UsageError("save-last takes a number of seconds between 0 and 3600")
+            return {"ok": True, "path": str(self.save_last(float(seconds)))}
+        if command == "start":
+            return {
+                "ok": True,
+                "path": str(self.start_recording(screen=bool(request.get("screen")))),
+            }
+        if command == "stop":
+            return {"ok": True, "path": str(self.stop_recording())}
+        raise UsageError(f"unknown command '{command}'")
+
+    def _catch_note_reply(self, *, wait: bool) -> dict[str, Any]:
+        """Catch, then answer with the first news (or, with ``wait``, the saved file)."""
+        news: list[Event] = []
+        arrived = threading.Event()
+
+        def waiter(event: Event) -> None:
+            if isinstance(event, NoteSaved | NoteTimedOut) or (
+                not wait and isinstance(event, NoteArmed | NoteStarted)
+            ):
+                news.append(event)
+                arrived.set()
+
+        self._waiters.append(waiter)
+        try:
+            self.catch_note()
+            timeout = self.settings.notes.catch_timeout_s + 60 if wait else 5
+            arrived.wait(timeout)
+        finally:
+            self._waiters.remove(waiter)
+        if not news:
+            return {"ok": False, "error": "no answer from the note catcher"}
+        event = news[0]
+        if isinstance(event, NoteSaved):
+            return {"ok": True, "result": "saved", "path": str(event.path)}
+        if isinstance(event, NoteStarted):
+            return {"ok": True, "result": "catching", "seconds_ago": round(event.seconds_ago, 2)}
+        if isinstance(event, NoteArmed):
+            return {"ok": True, "result": "armed", "timeout_seconds": event.timeout_s}
+        return {"ok": False, "error": "no note played before the timeout"}
