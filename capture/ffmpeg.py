@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
 import shutil
@@ -78,6 +79,47 @@ def _candidates() -> Iterator[tuple[str, str]]:
 
 
 def _probe(path: str, origin: str) -> FfmpegInfo | None:
+    """Version and encoders of the ffmpeg at ``path``; remembered per binary between runs."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    cached = _read_probe_cache().get(key)
+    if cached is not None:
+        return FfmpegInfo(path, cached["version"], origin, frozenset(cached["encoders"]))
+    info = _run_probe(path, origin)
+    if info is not None:
+        _write_probe_cache(key, info)
+    return info
+
+
+def _probe_cache_path() -> Path:
+    from capture.settings import state_dir
+
+    return state_dir() / "ffmpeg-probe.json"
+
+
+def _read_probe_cache() -> dict[str, Any]:
+    try:
+        data = json.loads(_probe_cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_probe_cache(key: str, info: FfmpegInfo) -> None:
+    # Two ffmpeg runs cost ~0.1 s at every start; the answer only changes with the binary.
+    path = _probe_cache_path()
+    entry = {"version": info.version, "encoders": sorted(info.encoders)}
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temp.write_text(json.dumps({key: entry}), encoding="utf-8")
+        temp.replace(path)
+
+
+def _run_probe(path: str, origin: str) -> FfmpegInfo | None:
     try:
         version_out = subprocess.run(
             [path, "-hide_banner", "-version"],
