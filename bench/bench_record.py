@@ -143,12 +143,9 @@ def main() -> None:
                 rig.environ(),
             )
             player.wait()
-            print(
-                f"  loopcap : {ours:6.2f} s CPU in {ours_wall:5.1f} s  ({100 * ours / seconds:.1f} % of a core)"
-            )
-            print(
-                f"  ffmpeg  : {plain:6.2f} s CPU in {plain_wall:5.1f} s  ({100 * plain / seconds:.1f} % of a core)"
-            )
+            for name, cpu, wall in (("loopcap", ours, ours_wall), ("ffmpeg", plain, plain_wall)):
+                share = 100 * cpu / seconds
+                print(f"  {name:8}: {cpu:6.2f} s CPU in {wall:5.1f} s  ({share:.1f} % of a core)")
             print(f"  CPU ratio loopcap / ffmpeg: {ours / plain:.2f}x  (goal <= 2.0x)")
             for busy in (False, True):
                 lost, total = lost_samples(rig, folder, seconds, busy)

@@ -340,6 +340,7 @@ def run_note(args: argparse.Namespace) -> int:
         locate_ffmpeg().require_encoder(codec)
     printer = _NotePrinter(None if args.continuous else args.count)
     saved, enough = printer.saved, printer.enough
+    offer_recovery()
     interactive = sys.stdout.isatty() and sys.stderr.isatty()
     started = time.monotonic()
     with _StopSignal() as stop, Recorder(settings) as recorder:
@@ -396,6 +397,8 @@ def run_recover(args: argparse.Namespace) -> int:
     for result in results:
         if result.saved is not None:
             print(result.saved)
+        elif result.empty:
+            print(f"loopcap: {result.session} held no audio; removed", file=sys.stderr)
         else:
             failed += 1
             print(f"loopcap: {result.session}: {result.error}", file=sys.stderr)

@@ -88,6 +88,7 @@ def _print_status(reply: dict[str, Any]) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
+    from capture.commands import offer_recovery
     from capture.events import NoteFailed, NoteSaved, RecordingFailed, RecordingSaved
     from capture.service import LoopcapService
 
@@ -104,6 +105,7 @@ def run_listen(args: argparse.Namespace) -> int:
     try:
         service.subscribe(on_event)
         service.start(hotkeys=not args.no_hotkeys)
+        offer_recovery()
         print(f"loopcap: listening; {service.hotkey_status.message}", file=sys.stderr, flush=True)
         while not stop.wait(0.2):
             if service.recorder.source_failure is not None:

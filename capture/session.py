@@ -260,12 +260,17 @@ class Recovered:
     session: Path
     saved: Path | None
     error: str = ""
+    empty: bool = False  # killed before any audio arrived: removed, nothing lost
 
 
 def recover(sessions_root: Path) -> list[Recovered]:
     """Finalize every interrupted session found under ``sessions_root``."""
     results = []
     for session in interrupted_sessions(sessions_root):
+        if session.recorded_frames() == 0:
+            session.discard()  # killed before any audio arrived: nothing to save
+            results.append(Recovered(session.folder, None, empty=True))
+            continue
         try:
             saved = session.finalize()
         except LoopcapError as exc:
