@@ -11,6 +11,7 @@ Finding windows by title is platform work: one private module per platform (``_x
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
@@ -270,10 +271,8 @@ class ScreenSource:
             self._frames.put_nowait(frame)
         except queue.Full:  # the writer is behind: the newest frame matters most
             self.frames_dropped += 1
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._frames.get_nowait()
-            except queue.Empty:
-                pass
             self._frames.put_nowait(frame)
 
     def _grab_loop(self) -> None:
