@@ -41,6 +41,10 @@ LIVE_VIDEO = "video.mp4"
 CLOCK_WINDOW_S = 10.0
 #: Frames grabbed before the audio's first sample is known are held this long at most.
 MAX_HELD_S = 2.0
+#: A first frame this close to the audio's start also stands for the instants before it (the
+#: first grab and the first audio block come within a frame or two of each other); a later one
+#: starts the video stream late, and the mux offsets it.
+MAX_LEAD_FILL_S = 0.5
 
 
 # -------------------------------------------------------------------------------------------
@@ -121,11 +125,13 @@ class FramePacer(Generic[P]):
     Slot ``n`` covers the instant ``n / fps``; it shows the newest frame whose time rounds to
     ``n``. A frame is written once the next slot's frame arrives (or at :meth:`finish`), so a
     newer grab for the same slot replaces it. The video stream starts at the first frame's slot
-    (never before the audio: earlier grabs count as slot 0); :attr:`offset_s` is that start.
+    (never before the audio: earlier grabs count as slot 0), or at slot 0 when the first frame
+    comes within ``lead_fill_s``; :attr:`offset_s` is that start on the audio timeline.
     """
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, lead_fill_s: float = MAX_LEAD_FILL_S) -> None:
         self.fps = fps
+        self.lead_fill_slots = round(lead_fill_s * fps)
         self.first_slot: int | None = None
         self._pending: tuple[int, P] | None = None
         self.written = 0  # slots written
@@ -142,6 +148,8 @@ class FramePacer(Generic[P]):
     def place(self, seconds: float, payload: P) -> list[Write[P]]:
         slot = self.slot_of(seconds)
         if self._pending is None:
+            if slot <= self.lead_fill_slots:
+                slot = 0  # the first frame stands for the slots before it
             self.first_slot = slot
             self._pending = (slot, payload)
             return []

@@ -1,0 +1,55 @@
+"""Test scenes on a display: a window painted with a known pattern, moved or flashed on demand.
+
+Run as ``python -m tests.scene TITLE WxH+X+Y``; it prints ``ready`` once mapped, then takes
+commands on stdin, one a line: ``move X Y``, ``quit``. The pattern is four quadrants:
+red (top left), green (top right), blue (bottom left), yellow (bottom right).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import tkinter as tk
+
+QUADRANTS = {"tl": (255, 0, 0), "tr": (0, 255, 0), "bl": (0, 0, 255), "br": (255, 255, 0)}
+
+
+def main() -> None:
+    title, geometry = sys.argv[1], sys.argv[2]
+    size, x, y = geometry.split("+")
+    width, height = (int(v) for v in size.split("x"))
+    root = tk.Tk()
+    root.title(title)
+    root.geometry(f"{width}x{height}+{x}+{y}")
+    canvas = tk.Canvas(root, width=width, height=height, highlightthickness=0, borderwidth=0)
+    canvas.pack(fill="both", expand=True)
+    half_w, half_h = width // 2, height // 2
+    boxes = {
+        "tl": (0, 0, half_w, half_h),
+        "tr": (half_w, 0, width, half_h),
+        "bl": (0, half_h, half_w, height),
+        "br": (half_w, half_h, width, height),
+    }
+    for name, (x0, y0, x1, y1) in boxes.items():
+        colour = "#{:02x}{:02x}{:02x}".format(*QUADRANTS[name])
+        canvas.create_rectangle(x0, y0, x1, y1, fill=colour, outline="", width=0)
+
+    def commands() -> None:
+        for line in sys.stdin:
+            words = line.split()
+            if words and words[0] == "move":
+                root.after(0, lambda w=words: root.geometry(f"+{w[1]}+{w[2]}"))
+            elif words and words[0] == "quit":
+                break
+        root.after(0, root.destroy)
+
+    def ready() -> None:
+        print("ready", flush=True)
+        threading.Thread(target=commands, daemon=True).start()
+
+    root.after(300, ready)
+    root.mainloop()
+
+
+if __name__ == "__main__":
+    main()
