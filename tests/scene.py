@@ -38,7 +38,8 @@ def main() -> None:
         for line in sys.stdin:
             words = line.split()
             if words and words[0] == "move":
-                root.after(0, lambda w=words: root.geometry(f"+{w[1]}+{w[2]}"))
+                place = f"+{words[1]}+{words[2]}"
+                root.after(0, root.geometry, place)
             elif words and words[0] == "quit":
                 break
         root.after(0, root.destroy)
