@@ -1,7 +1,7 @@
 """Test scenes on a display: a window painted with a known pattern, moved or flashed on demand.
 
 Run as ``python -m tests.scene TITLE WxH+X+Y``; it prints ``ready`` once mapped, then takes
-commands on stdin, one a line: ``move X Y``, ``quit``. The pattern is four quadrants:
+commands on stdin, one a line: ``move X Y``, ``flash`` (all white for 150 ms), ``quit``. The pattern is four quadrants:
 red (top left), green (top right), blue (bottom left), yellow (bottom right).
 """
 
@@ -33,6 +33,12 @@ def main() -> None:
     for name, (x0, y0, x1, y1) in boxes.items():
         colour = "#{:02x}{:02x}{:02x}".format(*QUADRANTS[name])
         canvas.create_rectangle(x0, y0, x1, y1, fill=colour, outline="", width=0)
+    white = canvas.create_rectangle(0, 0, width, height, fill="white", outline="", width=0)
+    canvas.itemconfigure(white, state="hidden")
+
+    def flash() -> None:
+        canvas.itemconfigure(white, state="normal")
+        root.after(150, canvas.itemconfigure, white, {"state": "hidden"})
 
     def commands() -> None:
         for line in sys.stdin:
@@ -40,6 +46,8 @@ def main() -> None:
             if words and words[0] == "move":
                 place = f"+{words[1]}+{words[2]}"
                 root.after(0, root.geometry, place)
+            elif words and words[0] == "flash":
+                root.after(0, flash)
             elif words and words[0] == "quit":
                 break
         root.after(0, root.destroy)

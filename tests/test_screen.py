@@ -296,3 +296,46 @@ def test_devices_lists_monitors_and_windows(loopcap: Loopcap, desktop: Desktop) 
     window = next(w for w in windows if w["title"] == "WhatsApp listing")
     assert (window["width"], window["height"]) == (101, 81)
     assert "WhatsApp listing" in text and "monitor 1" in text
+
+
+# -----------------------------------------------------------------------------------------------
+# A/V sync
+
+
+def test_flash_and_beep_stay_within_40_ms_of_each_other(
+    loopcap: Loopcap, pulse: PulseRig, desktop: Desktop, tmp_path: Path
+) -> None:
+    """The scene's own skew is measured (tests/avsync.py); the file must keep it within 40 ms."""
+    from tests.avsync import Observer, file_events, pair_skews
+
+    beep = write_wav(tmp_path / "beep.wav", tone(0.1, 1000, level=0.6))
+    output = tmp_path / "sync.mp4"
+    fps = 30
+    with (
+        scene(desktop, "flasher", f"{desktop.width}x{desktop.height}+0+0") as window,
+        Observer(desktop.display, desktop.width // 4, desktop.height // 2) as observer,
+    ):
+        time.sleep(0.5)
+        proc = loopcap.start(
+            "record", "--fps", str(fps), "--duration", "6", "-o", str(output), **desktop.env
+        )
+        time.sleep(1.0)
+        players = []
+        for _ in range(4):
+            window.send("flash")
+            players.append(pulse.play(beep))
+            time.sleep(1.1)
+        _, stderr = proc.communicate(timeout=60)
+        for player in players:
+            player.wait(timeout=10)
+    assert proc.returncode == 0, stderr
+    true_skews = observer.skews()
+    assert len(true_skews) == 4, (observer.flashes, observer.beeps)
+    start = float(str(video_stream(output).get("start_time", 0)))
+    flashes, beeps = file_events(output, fps=fps, start_s=start)
+    recorded_skews = pair_skews(flashes, beeps)
+    assert len(recorded_skews) == 4, (flashes, beeps)
+    errors = [abs(r - t) for r, t in zip(recorded_skews, true_skews, strict=True)]
+    print("scene skews (ms):", [round(s * 1000) for s in true_skews])
+    print("file skews (ms): ", [round(s * 1000) for s in recorded_skews])
+    assert max(errors) <= 0.040, (true_skews, recorded_skews)
