@@ -1,8 +1,9 @@
 """Test scenes on a display: a window painted with a known pattern, moved or flashed on demand.
 
 Run as ``python -m tests.scene TITLE WxH+X+Y``; it prints ``ready`` once mapped, then takes
-commands on stdin, one a line: ``move X Y``, ``flash`` (all white for 150 ms), ``quit``. The pattern is four quadrants:
-red (top left), green (top right), blue (bottom left), yellow (bottom right).
+commands on stdin, one a line: ``move X Y``, ``flash`` (all white for 150 ms), ``quit``.
+The pattern is four quadrants: red (top left), green (top right), blue (bottom left), yellow
+(bottom right).
 """
 
 from __future__ import annotations
