@@ -210,12 +210,14 @@ class _FrameConverter:
     def __init__(self, frame_path: str) -> None:
         self.pixel_format = "yuv420p" if frame_path == "i420" else "bgra"
 
-    def __call__(self, frame: Frame) -> bytes:
+    def __call__(self, frame: Frame) -> memoryview:
+        """The frame as the pipe takes it, without copying it again."""
         if self.pixel_format == "bgra":
-            return frame.pixels.tobytes()
+            return frame.pixels.data
         import cv2
 
-        return bytes(cv2.cvtColor(frame.pixels, cv2.COLOR_BGRA2YUV_I420).data)
+        converted: Any = cv2.cvtColor(frame.pixels, cv2.COLOR_BGRA2YUV_I420)
+        return memoryview(converted).cast("B")
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,7 @@ class VideoCapture:
         self._on_start = on_start
         self._monotonic = monotonic
         self._convert = _FrameConverter(settings.frame_path)
-        self._pacer: FramePacer[bytes] = FramePacer(settings.fps)
+        self._pacer: FramePacer[memoryview] = FramePacer(settings.fps)
         self._stack = contextlib.ExitStack()
         self._pipe: IO[bytes] | None = None
         self._thread: threading.Thread | None = None
@@ -284,7 +286,7 @@ class VideoCapture:
 
     # -- the writer thread ---------------------------------------------------------------------
 
-    def _write(self, writes: list[Write[bytes]]) -> None:
+    def _write(self, writes: list[Write[memoryview]]) -> None:
         if self.failure is not None or self._pipe is None:
             return
         try:
@@ -343,12 +345,21 @@ class VideoCapture:
             self._place(Frame(black, 0.0), 0.0)
         self._write(self._pacer.finish(end_s))
         self.close()
-        return VideoStats(
+        stats = VideoStats(
             slots=self._pacer.written,
             grabbed=self.source.frames_grabbed,
             repeated=self._pacer.repeated,
             offset_s=self._pacer.offset_s,
         )
+        log.info(
+            "video: %d frames, %d grabbed, %d repeated (%.2f%% delivered), starts at %.3f s",
+            stats.slots,
+            stats.grabbed,
+            stats.repeated,
+            100 * stats.delivered,
+            stats.offset_s,
+        )
+        return stats
 
     def close(self) -> None:
         """Stop grabbing and let ffmpeg finish the file (safe to call twice)."""
