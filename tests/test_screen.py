@@ -236,11 +236,20 @@ def test_kill_9_then_recover_gives_a_playable_mp4_with_both_streams(
     player = pulse.play(sound)
     recorded_for = 5.0
     time.sleep(recorded_for + 0.5)  # ~0.5 s of start-up
+    # The harshest case: loopcap and its live ffmpeg die at once, nothing gets to finish a file.
+    children = [
+        int(pid)
+        for tasks in Path(f"/proc/{proc.pid}/task").glob("*/children")
+        for pid in tasks.read_text().split()
+    ]
     proc.send_signal(signal.SIGKILL)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
     proc.communicate(timeout=10)
     player.wait(timeout=30)
+    assert children, "loopcap had no ffmpeg child to kill"
     assert not output.exists()
-    # The live ffmpeg was the killed process's child; it ends when its pipe closes.
     result = run_cli(loopcap, "recover", env=desktop.env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(output)
