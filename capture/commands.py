@@ -12,8 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from capture.errors import LoopcapError
-from capture.settings import AUDIO_FORMATS, Settings, load_settings, sessions_dir
+from capture.errors import ScreenSourceError, UsageError
+from capture.settings import (
+    AUDIO_FORMATS,
+    VIDEO_FORMATS,
+    X264_PRESETS,
+    Settings,
+    load_settings,
+    sessions_dir,
+    settings_from_dict,
+    settings_to_dict,
+)
 
 if TYPE_CHECKING:
     from capture.events import Event
@@ -27,14 +36,26 @@ def register_cli(subparsers: Subparsers) -> None:
         "record",
         help="record what the computer plays",
         description=(
-            "Record the system's loopback audio until Ctrl+C, SIGTERM or --duration. "
-            "Prints the saved file's path."
+            "Record the screen (the primary monitor, another one, a region or one window) with "
+            "the system's loopback audio into MP4, or the audio only, until Ctrl+C, SIGTERM or "
+            "--duration. Prints the saved file's path."
         ),
     )
     record.add_argument("--audio-only", action="store_true", help="record audio only")
+    where = record.add_mutually_exclusive_group()
+    where.add_argument("--monitor", type=int, metavar="N", help="record monitor N (1 = first)")
+    where.add_argument("--region", metavar="X,Y,W,H", help="record this rectangle of the screen")
+    where.add_argument("--window", metavar="TITLE", help="record the window whose title has TITLE")
+    record.add_argument("--fps", type=int, metavar="N", help="frames a second (default 30)")
+    record.add_argument("--preset", choices=X264_PRESETS, help="x264 speed (default ultrafast)")
+    record.add_argument("--crf", type=int, metavar="Q", help="x264 quality 0-51 (default 23)")
+    record.add_argument("--no-audio", action="store_true", help="record the screen without sound")
+    record.add_argument("--cursor", action="store_true", help="show the mouse pointer")
     record.add_argument("-o", "--output", metavar="FILE", help="file or folder to save to")
     record.add_argument(
-        "--format", choices=AUDIO_FORMATS, help="audio format (default: from FILE's extension)"
+        "--format",
+        choices=AUDIO_FORMATS + VIDEO_FORMATS,
+        help="file format (default: from FILE's extension)",
     )
     record.add_argument("--duration", type=_positive_seconds, metavar="SECONDS", help="stop after")
     record.add_argument("--source", metavar="NAME", help="loopback source id or part of its name")
@@ -163,14 +184,13 @@ def offer_recovery(out: Any = sys.stderr) -> None:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from capture.recorder import Recorder
     from capture.settings import output_folder
     from capture.targets import resolve_output
 
     if not args.audio_only:
-        raise LoopcapError(
-            "screen recording is not available yet; use 'loopcap record --audio-only'"
-        )
+        return _run_screen_record(args)
+    if _screen_options(args):
+        raise UsageError(f"{_screen_options(args)[0]} records the screen; drop --audio-only")
     settings = _settings_with_source(args.source)
     target, fmt = resolve_output(
         args.output,
@@ -187,10 +207,27 @@ def run_record(args: argparse.Namespace) -> int:
     codec = audio_format(fmt).codec
     if codec != "pcm_s16le":
         info.require_encoder(codec)  # fail now, not after an hour of recording
+    return _record_until_stopped(
+        settings,
+        target,
+        args.duration,
+        lambda recorder: recorder.start_recording(target, fmt, overwrite=args.overwrite),
+    )
+
+
+def _record_until_stopped(
+    settings: Settings,
+    target: Path,
+    duration: float | None,
+    start: Callable[[Recorder], None],
+) -> int:
+    """Start with ``start``, show progress on a terminal, stop on a signal or ``duration``, save."""
+    from capture.recorder import Recorder
+
     offer_recovery()
     interactive = sys.stdout.isatty() and sys.stderr.isatty()
     with _StopSignal() as stop, Recorder(settings) as recorder:
-        recorder.start_recording(target, fmt, overwrite=args.overwrite)
+        start(recorder)
         display = (
             _LiveDisplay("● REC", f"→ {target.name}", lambda: recorder.recording_elapsed)
             if interactive
@@ -198,7 +235,7 @@ def run_record(args: argparse.Namespace) -> int:
         )
         unsubscribe = recorder.subscribe(display.on_event) if display else None
         try:
-            _wait_for_stop(recorder, stop.event, args.duration, display)
+            _wait_for_stop(recorder, stop.event, duration, display)
         finally:
             if display:
                 display.close()
@@ -210,6 +247,67 @@ def run_record(args: argparse.Namespace) -> int:
         print(f"loopcap: {recorder.source_failure}", file=sys.stderr)
         return 1
     return 0
+
+
+def _screen_options(args: argparse.Namespace) -> list[str]:
+    given = [f"--{name}" for name in ("monitor", "region", "window", "fps", "preset", "crf")]
+    given = [flag for flag in given if getattr(args, flag[2:]) is not None]
+    return given + [
+        flag for flag in ("--no-audio", "--cursor") if getattr(args, flag[2:].replace("-", "_"))
+    ]
+
+
+def _run_screen_record(args: argparse.Namespace) -> int:
+    """``loopcap record`` of the screen: like audio-only, into MP4 (or MKV)."""
+    import dataclasses
+
+    from capture.screen import MonitorTarget, Region, RegionTarget, Target, WindowTarget
+    from capture.settings import output_folder
+    from capture.targets import resolve_output
+
+    settings = _settings_with_source(args.source)
+    changes = {
+        k: getattr(args, k) for k in ("fps", "preset", "crf") if getattr(args, k) is not None
+    }
+    if args.cursor:
+        changes["cursor"] = True
+    screen_settings = dataclasses.replace(settings.screen, **changes)
+    settings = dataclasses.replace(
+        settings,
+        screen=settings_from_dict(
+            {"screen": settings_to_dict(screen_settings)}, source="the command line"
+        ).screen,
+    )
+    screen: Target
+    if args.window is not None:
+        screen = WindowTarget(args.window)
+    elif args.region is not None:
+        screen = RegionTarget(Region.parse(args.region))
+    else:
+        screen = MonitorTarget(args.monitor)
+    target, fmt = resolve_output(
+        args.output,
+        args.format,
+        default_folder=output_folder(settings),
+        default_format=settings.screen.video_format,
+        name_template=settings.output.name_template,
+        formats=VIDEO_FORMATS,
+        overwrite=args.overwrite,
+    )
+    from capture.ffmpeg import locate_ffmpeg
+
+    info = locate_ffmpeg()
+    info.require_encoder("libx264")  # fail now, not after an hour of recording
+    if not args.no_audio:
+        info.require_encoder("aac")
+    return _record_until_stopped(
+        settings,
+        target,
+        args.duration,
+        lambda recorder: recorder.start_screen_recording(
+            target, screen, fmt=fmt, audio=not args.no_audio, overwrite=args.overwrite
+        ),
+    )
 
 
 def _wait_for_stop(
@@ -411,11 +509,10 @@ def run_devices(args: argparse.Namespace) -> int:
     settings = load_settings()
     sources = list_sources()
     if args.json:
-        print(
-            json.dumps(
-                [{"id": s.id, "name": s.name, "default": s.is_default} for s in sources], indent=2
-            )
-        )
+        listed: list[dict[str, Any]] = [
+            {"id": s.id, "name": s.name, "default": s.is_default} for s in sources
+        ]
+        print(json.dumps(listed + _screen_devices(), indent=2))
         return 0
     if not sources:
         print("loopcap: no loopback sources found; run 'loopcap doctor'", file=sys.stderr)
@@ -425,7 +522,64 @@ def run_devices(args: argparse.Namespace) -> int:
         print(f"{marker} {source.id}\t{source.name}")
     if not settings.audio.source:
         print("(* = default: the loopback of the default speaker)")
+    try:
+        screens = _screen_devices(strict=True)
+    except ScreenSourceError as exc:
+        print(f"screen: not available: {exc}")
+        return 0
+    for item in screens:
+        if item["kind"] == "monitor":
+            primary = "*" if item["primary"] else " "
+            print(
+                f"{primary} monitor {item['id']}\t{item['width']}x{item['height']} at "
+                f"{item['left']},{item['top']}  (--monitor {item['id']})"
+            )
+        else:
+            print(
+                f"  window {item['id']:#x}\t{item['title']}  "
+                f"({item['width']}x{item['height']} at {item['left']},{item['top']})"
+            )
     return 0
+
+
+def _screen_devices(*, strict: bool = False) -> list[dict[str, Any]]:
+    """Monitors and visible windows, as 'loopcap devices' lists them (none without a display)."""
+    from capture.screen import list_monitors, list_windows
+
+    try:
+        monitors, windows = list_monitors(), list_windows()
+    except ScreenSourceError:
+        if strict:
+            raise
+        return []
+    items: list[dict[str, Any]] = []
+    for monitor in monitors:
+        r = monitor.region
+        items.append(
+            {
+                "kind": "monitor",
+                "id": monitor.index,
+                "primary": monitor.primary,
+                "left": r.left,
+                "top": r.top,
+                "width": r.width,
+                "height": r.height,
+            }
+        )
+    for window in windows:
+        r = window.region
+        items.append(
+            {
+                "kind": "window",
+                "id": window.id,
+                "title": window.title,
+                "left": r.left,
+                "top": r.top,
+                "width": r.width,
+                "height": r.height,
+            }
+        )
+    return items
 
 
 def run_paths(args: argparse.Namespace) -> int:

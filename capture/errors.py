@@ -25,3 +25,7 @@ class AudioSourceError(LoopcapError):
 
 class OutputError(LoopcapError):
     """The output file or folder cannot be written."""
+
+
+class ScreenSourceError(LoopcapError):
+    """No display, no such monitor or window, or a region that is not on the screen."""

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from capture.audio import AudioBlock, LoopbackSource, SourceEvent
     from capture.audio._types import Backend, SourceInfo
     from capture.listening import ClipFormat, NoteService
+    from capture.screen import Target
     from capture.session import RecordingSession
+    from capture.video import AudioClock, VideoCapture
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +65,20 @@ class _ActiveRecording:
         self.written = 0
         self.done = threading.Event()
         self.lock = threading.Lock()  # the pump writes while the stopping thread may pad
+        self.video: VideoCapture | None = None  # screen recordings: frames on this clock
+        self.clock: AudioClock | None = None
+        self.has_audio = True
 
     def accept(self, block: AudioBlock) -> None:
+        if self.clock is not None:
+            self.clock.on_audio_block(block)
         with self.lock:
             if self.done.is_set():
                 return
             if self.next_frame is None:
                 self.next_frame = block.start_frame
+                if self.clock is not None:
+                    self.clock.set_start(block.start_frame)
             skip = max(0, self.next_frame - block.start_frame)
             frames = block.frames[skip:]
             if self.frames_wanted is not None:
@@ -250,6 +259,68 @@ class Recorder:
             self._recording = _ActiveRecording(session, self._clock())
             self._set_state(State.RECORDING)
 
+    def start_screen_recording(
+        self,
+        target: Path,
+        screen: Target,
+        *,
+        fmt: str = "mp4",
+        audio: bool = True,
+        overwrite: bool = False,
+    ) -> None:
+        """Start recording the screen (monitor, region or window) and, unless ``audio`` is
+        False, the loopback audio, whose sample clock the frames are placed on."""
+        from capture.screen import ScreenSource
+        from capture.session import RecordingSession
+        from capture.video import LIVE_VIDEO, AudioClock, VideoCapture, WallClock
+
+        with self._lock:
+            if self._recording is not None:
+                raise LoopcapError("a recording is already running; stop it first")
+            options = self.settings.screen
+            source = ScreenSource(
+                screen,
+                fps=options.fps,
+                cursor=options.cursor,
+                on_warning=lambda message: self._emit(SourceProblem("screen", message)),
+                clock=self._clock,
+            )
+            source.open()  # no display, no such window: fail before anything starts
+            if audio:
+                self.start_listening()
+            session = RecordingSession.create(
+                self.sessions_root,
+                target=target,
+                fmt=fmt,
+                samplerate=self.samplerate,
+                channels=self.settings.audio.channels,
+                overwrite=overwrite,
+                video=LIVE_VIDEO,
+                fps=options.fps,
+                has_audio=audio,
+            )
+            started_at = self._clock()
+            clock = AudioClock(self.samplerate) if audio else WallClock(started_at)
+            video = VideoCapture(
+                source,
+                session.folder / LIVE_VIDEO,
+                settings=options,
+                clock=clock,
+                on_start=session.note_video_start,
+                monotonic=self._clock,
+            )
+            try:
+                video.start()  # grabbing starts before the audio's first sample is known
+            except BaseException:
+                video.close()
+                session.discard()
+                raise
+            recording = _ActiveRecording(session, started_at)
+            recording.video, recording.has_audio = video, audio
+            recording.clock = clock if isinstance(clock, AudioClock) else None
+            self._recording = recording
+            self._set_state(State.RECORDING)
+
     def stop_recording(self) -> Path:
         """Stop at this instant, finalize and return the saved file.
 
@@ -265,13 +336,19 @@ class Recorder:
             recording.stop_at(frames_wanted)
             # Audio lags the clock by a block or two; a gap is filled after gap_threshold.
             grace = self.settings.audio.gap_threshold_s + 1.0
-            if self.source_failure is None and not recording.done.wait(grace):
+            if not recording.has_audio:
+                recording.written = frames_wanted  # the timeline's length, without audio
+            elif self.source_failure is None and not recording.done.wait(grace):
                 log.warning("audio stopped arriving before the end; padding with silence")
-            recording.pad_to_length(self.settings.audio.channels)
+            if recording.has_audio:
+                recording.pad_to_length(self.settings.audio.channels)
             self._recording = None
             session = recording.session
+            if recording.video is not None:
+                recording.video.stop(frames_wanted / self.samplerate)
             session.mark_stopped(recording.written)
-            self._set_state(State.LISTENING if self.source_failure is None else State.IDLE)
+            listening = self._source is not None and self.source_failure is None
+            self._set_state(State.LISTENING if listening else State.IDLE)
         try:
             path = session.finalize()
         except LoopcapError as exc:
@@ -339,6 +416,8 @@ class Recorder:
         """Stop listening. A running recording is kept on disk for 'loopcap recover'."""
         with self._lock:
             if self._recording is not None:
+                if self._recording.video is not None:
+                    self._recording.video.close()
                 self._recording.session.close()
                 self._recording = None
             self._closing.set()

@@ -108,20 +108,25 @@ class LoopcapService:
         return self.recorder.recording_target is not None
 
     def start_recording(self, *, screen: bool = False, fmt: str | None = None) -> Path:
-        from capture.settings import output_folder
+        from capture.settings import VIDEO_FORMATS, output_folder
         from capture.targets import resolve_output
 
-        if screen:
-            raise LoopcapError("screen recording is not available in this version")
         target, fmt = resolve_output(
             None,
             fmt,
             default_folder=output_folder(self.settings),
-            default_format=self.settings.output.audio_format,
+            default_format=(
+                self.settings.screen.video_format if screen else self.settings.output.audio_format
+            ),
             name_template=self.settings.output.name_template,
-            formats=AUDIO_FORMATS,
+            formats=VIDEO_FORMATS if screen else AUDIO_FORMATS,
         )
-        self.recorder.start_recording(target, fmt)
+        if screen:
+            from capture.screen import MonitorTarget
+
+            self.recorder.start_screen_recording(target, MonitorTarget(), fmt=fmt)
+        else:
+            self.recorder.start_recording(target, fmt)
         return target
 
     def stop_recording(self) -> Path:

@@ -56,6 +56,12 @@ class Manifest:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     title: str = ""
     version: int = 1
+    # Screen recordings (kind "screen"): the live video file, its frame rate, where its first
+    # frame sits on the audio timeline (applied at mux), and whether there is audio at all.
+    video: str = ""
+    fps: int = 0
+    video_offset_s: float | None = None
+    has_audio: bool = True
 
 
 class _SessionLock:
@@ -111,6 +117,9 @@ class RecordingSession:
         channels: int,
         overwrite: bool = False,
         title: str = "",
+        video: str = "",
+        fps: int = 0,
+        has_audio: bool = True,
     ) -> RecordingSession:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = sessions_root / f"{stamp}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -132,6 +141,10 @@ class RecordingSession:
             pid=os.getpid(),
             overwrite=overwrite,
             title=title,
+            kind="screen" if video else "audio",
+            video=video,
+            fps=fps,
+            has_audio=has_audio,
         )
         session = cls(folder, manifest, lock)
         session._save_manifest()
@@ -145,6 +158,11 @@ class RecordingSession:
             self._audio.write(frames.astype("<i2", copy=False).tobytes())
             # Flushed to the OS at once: a kill -9 loses nothing that was written.
             self._audio.flush()
+
+    def note_video_start(self, offset_s: float) -> None:
+        """Where the video's first frame sits on the audio timeline (the mux applies it)."""
+        self.manifest.video_offset_s = round(offset_s, 6)
+        self._save_manifest()
 
     def note_gap(self, at_seconds: float, reason: str) -> None:
         self.manifest.gaps.append({"at_s": round(at_seconds, 3), "reason": reason})
@@ -180,6 +198,8 @@ class RecordingSession:
         from capture.tags import Tags, write_tags
 
         manifest = self.manifest
+        if manifest.kind == "screen":
+            return self._finalize_screen(cancel)
         frames = self.recorded_frames()
         if manifest.frames is not None:
             frames = min(frames, manifest.frames)
@@ -199,6 +219,51 @@ class RecordingSession:
                 cancel=cancel,
             )
             write_tags(temp, Tags(title=manifest.title or target.stem, date=manifest.started_at))
+            final = publish(temp, target, overwrite=manifest.overwrite)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+        self.discard()
+        return final
+
+    def _finalize_screen(self, cancel: threading.Event | None) -> Path:
+        """One mux: the live video copied, the audio encoded, temporary name, then rename."""
+        from capture.ffmpeg import media_duration
+        from capture.tags import Tags, write_tags
+        from capture.video import mux
+
+        manifest = self.manifest
+        video = self.folder / manifest.video
+        if not video.exists() or video.stat().st_size == 0:
+            raise LoopcapError(f"session {self.folder} holds no video; nothing to save")
+        frames = self.recorded_frames()
+        if manifest.frames is not None:
+            frames = min(frames, manifest.frames) if manifest.has_audio else manifest.frames
+        if manifest.has_audio and frames > 0:
+            duration = frames / manifest.samplerate
+        elif manifest.frames:
+            duration = manifest.frames / manifest.samplerate
+        else:  # interrupted, without audio: as long as the video that survived
+            duration = media_duration(video)
+        target = Path(manifest.target)
+        temp = partial_path(target)
+        try:
+            mux(
+                video,
+                temp,
+                container=manifest.format,
+                offset_s=manifest.video_offset_s or 0.0,
+                duration_s=duration,
+                audio=self.audio_path if manifest.has_audio and frames > 0 else None,
+                samplerate=manifest.samplerate,
+                channels=manifest.channels,
+                cancel=cancel,
+            )
+            if manifest.format == "mp4":
+                write_tags(
+                    temp, Tags(title=manifest.title or target.stem, date=manifest.started_at)
+                )
             final = publish(temp, target, overwrite=manifest.overwrite)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

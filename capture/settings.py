@@ -25,6 +25,10 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 APP_NAME = "loopcap"
 AUDIO_FORMATS = ("wav", "flac", "mp3", "m4a", "opus")
+VIDEO_FORMATS = ("mp4", "mkv")
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+)  # fmt: skip
 
 
 class SettingsError(LoopcapError):
@@ -132,6 +136,22 @@ class HotkeySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreenSettings:
+    """Screen recording: H.264 (libx264) at a constant frame rate, audio as AAC."""
+
+    fps: int = field(default=30, metadata=_limits(1, 120))
+    preset: str = field(default="ultrafast", metadata=_limits(choices=X264_PRESETS))
+    # Quality: 0 lossless, 23 libx264's default, 51 worst.
+    crf: int = field(default=23, metadata=_limits(0, 51))
+    cursor: bool = False
+    video_format: str = field(default="mp4", metadata=_limits(choices=VIDEO_FORMATS))
+    # How frames reach the encoder: "i420" (converted by OpenCV, 1.5 bytes a pixel through the
+    # pipe) or "bgra" (as grabbed, 4 bytes a pixel, converted by ffmpeg). bench/bench_screen.py
+    # measures both.
+    frame_path: str = field(default="i420", metadata=_limits(choices=("i420", "bgra")))
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
@@ -139,6 +159,7 @@ class Settings:
     notes: NoteSettings = field(default_factory=NoteSettings)
     hotkeys: HotkeySettings = field(default_factory=HotkeySettings)
     convert: ConvertSettings = field(default_factory=ConvertSettings)
+    screen: ScreenSettings = field(default_factory=ScreenSettings)
 
 
 # ---------------------------------------------------------------------------------------------

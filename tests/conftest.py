@@ -101,3 +101,56 @@ def assert_one_clear_line(stderr: str) -> None:
     assert "Traceback" not in stderr, stderr
     assert len(lines) == 1, stderr
     assert lines[0].startswith("loopcap"), stderr
+
+
+@dataclass
+class Desktop:
+    """Xvfb with openbox (a reparenting window manager, like real desktops have)."""
+
+    display: str
+    width: int
+    height: int
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DISPLAY": self.display}
+
+
+def _window_manager_ready(display: str) -> bool:
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    connection = xdisplay.Display(display)
+    try:
+        root = connection.screen().root
+        atom = connection.intern_atom("_NET_SUPPORTING_WM_CHECK")
+        return root.get_full_property(atom, X.AnyPropertyType) is not None
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
+    """A 640x480 desktop for the whole run; openbox and Xvfb are stopped by their PIDs."""
+    import time
+
+    from tests.rig import _stop_process, xvfb_rig
+
+    home = tmp_path_factory.mktemp("openbox-home")
+    with xvfb_rig(640, 480) as xvfb:
+        wm = subprocess.Popen(
+            ["openbox", "--sm-disable"],
+            env={**xvfb.environ(), "HOME": str(home)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not _window_manager_ready(xvfb.display):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("openbox did not start")
+                time.sleep(0.05)
+            yield Desktop(xvfb.display, 640, 480)
+        finally:
+            _stop_process(wm)
