@@ -11,7 +11,7 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from capture.errors import OutputError
@@ -54,28 +54,47 @@ def temp_path_for(target: Path) -> Path:
     return Path(name)
 
 
-def publish(temp: Path, target: Path, *, overwrite: bool) -> None:
-    """Move a finished temporary file to ``target``.
+def unique_path(target: Path) -> Path:
+    """``target``, or ``name (2).ext``, ``name (3).ext`` … whichever does not exist yet."""
+    if not target.exists():
+        return target
+    for n in range(2, 10_000):
+        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise OutputError(f"{target.parent}: too many files named like {target.name}")
+
+
+def publish(temp: Path, target: Path, *, overwrite: bool, keep_both: bool = False) -> Path:
+    """Move a finished temporary file to ``target``; return where it went.
 
     Without ``overwrite`` an existing ``target`` is never replaced, even if it appeared while we
-    worked (``os.link`` fails atomically on an existing name).
+    worked (``os.link`` fails atomically on an existing name): that is an error, or with
+    ``keep_both`` (recordings, which must never be lost) the file becomes ``name (2).ext``.
     """
     try:
         if overwrite:
             temp.replace(target)
-            return
-        try:
-            os.link(temp, target)
-        except FileExistsError:
-            raise OutputError(f"{target}: already exists (use --overwrite to replace it)") from None
-        except OSError:  # filesystems without hard links (FAT, some network shares)
-            if target.exists():
+            return target
+        while True:
+            final = unique_path(target) if keep_both else target
+            try:
+                os.link(temp, final)
+            except FileExistsError:
+                if keep_both:
+                    continue  # taken meanwhile: try the next free name
                 raise OutputError(
                     f"{target}: already exists (use --overwrite to replace it)"
                 ) from None
-            temp.replace(target)
-            return
-        temp.unlink()
+            except OSError:  # filesystems without hard links (FAT, some network shares)
+                if final.exists():
+                    raise OutputError(
+                        f"{target}: already exists (use --overwrite to replace it)"
+                    ) from None
+                temp.replace(final)
+                return final
+            temp.unlink()
+            return final
     except OutputError:
         raise
     except OSError as exc:
@@ -93,6 +112,23 @@ def atomic_output(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
     try:
         yield temp
         publish(temp, target, overwrite=overwrite)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def write_atomically(
+    target: Path,
+    produce: Callable[[Path], None],
+    *,
+    overwrite: bool = False,
+    keep_both: bool = False,
+) -> Path:
+    """Let ``produce`` write a temporary file, then publish it as ``target``; return the file."""
+    temp = temp_path_for(target)
+    try:
+        produce(temp)
+        return publish(temp, target, overwrite=overwrite, keep_both=keep_both)
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()

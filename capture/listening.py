@@ -8,7 +8,6 @@ on the pump thread: snapshots of the ring go to a saver thread that encodes them
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -54,9 +53,9 @@ def save_clip(
     """Encode int16 frames into ``target`` (temporary name, tags, rename); return the file."""
     import ffmpeg as ffmpeg_python
 
+    from capture.atomic import write_atomically
     from capture.ffmpeg import audio_format, open_pipe
     from capture.tags import Tags, write_tags
-    from capture.targets import partial_path, publish
 
     output = settings.output
     spec = audio_format(
@@ -66,19 +65,20 @@ def save_clip(
         opus_kbps=output.opus_bitrate_kbps,
     )
     channels = frames.shape[1]
-    temp = partial_path(target)
-    stream = ffmpeg_python.input("pipe:", f="s16le", ar=samplerate, ac=channels).output(
-        str(temp), f=spec.muxer, acodec=spec.codec, map_metadata=-1, **dict(spec.encoder_options)
-    )
-    try:
+
+    def encode(temp: Path) -> None:
+        stream = ffmpeg_python.input("pipe:", f="s16le", ar=samplerate, ac=channels).output(
+            str(temp),
+            f=spec.muxer,
+            acodec=spec.codec,
+            map_metadata=-1,
+            **dict(spec.encoder_options),
+        )
         with open_pipe(stream, what=f"saving {target.name}") as pipe:
             pipe.write(frames.astype("<i2", copy=False).tobytes())
         write_tags(temp, Tags(title=title, date=date.isoformat(timespec="seconds")))
-        return publish(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-        raise
+
+    return write_atomically(target, encode, keep_both=True)
 
 
 class NoteService:

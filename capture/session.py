@@ -14,7 +14,6 @@ A session whose lock is free was interrupted; ``loopcap recover`` finalizes it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -22,13 +21,14 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from capture.atomic import write_atomically
 from capture.errors import LoopcapError, OutputError
-from capture.targets import partial_path, publish
 
 if TYPE_CHECKING:
     from capture.audio._types import Frames
@@ -207,8 +207,8 @@ class RecordingSession:
             raise LoopcapError(f"session {self.folder} holds no audio; nothing to save")
         target = Path(manifest.target)
         fmt = audio_format(manifest.format)
-        temp = partial_path(target)
-        try:
+
+        def encode(temp: Path) -> None:
             encode_pcm_file(
                 self.audio_path,
                 samplerate=manifest.samplerate,
@@ -219,11 +219,12 @@ class RecordingSession:
                 cancel=cancel,
             )
             write_tags(temp, Tags(title=manifest.title or target.stem, date=manifest.started_at))
-            final = publish(temp, target, overwrite=manifest.overwrite)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-            raise
+
+        return self._publish(target, encode)
+
+    def _publish(self, target: Path, produce: Callable[[Path], None]) -> Path:
+        """Write the final file atomically (a recording is never lost to a name clash)."""
+        final = write_atomically(target, produce, overwrite=self.manifest.overwrite, keep_both=True)
         self.discard()
         return final
 
@@ -247,8 +248,8 @@ class RecordingSession:
         else:  # interrupted, without audio: as long as the video that survived
             duration = media_duration(video)
         target = Path(manifest.target)
-        temp = partial_path(target)
-        try:
+
+        def produce(temp: Path) -> None:
             mux(
                 video,
                 temp,
@@ -264,13 +265,8 @@ class RecordingSession:
                 write_tags(
                     temp, Tags(title=manifest.title or target.stem, date=manifest.started_at)
                 )
-            final = publish(temp, target, overwrite=manifest.overwrite)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
-            raise
-        self.discard()
-        return final
+
+        return self._publish(target, produce)
 
     def discard(self) -> None:
         if self._lock is not None:

@@ -1,64 +1,18 @@
-"""Where finished files go: choosing names, checking folders, and writing them atomically.
+"""Where new recordings go: choosing names and checking folders before anything is recorded.
 
-Every file loopcap produces is written under a temporary name in the target's own folder
-(:func:`partial_path`) and then renamed into place (:func:`publish`), so a reader never sees
-half a file and an interrupted run leaves no file with the real name. An existing file is never
-replaced unless the user asked for it.
+Writing the finished file (temporary name, then rename) is :mod:`capture.atomic`'s job.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import secrets
 from datetime import datetime
 from pathlib import Path
 
+from capture.atomic import unique_path
 from capture.errors import OutputError, UsageError
-
-PARTIAL_SUFFIX = ".part"
-
-
-def partial_path(target: Path) -> Path:
-    """A hidden temporary name beside ``target``; same folder, so the rename is atomic."""
-    return target.with_name(f".{target.stem}.{secrets.token_hex(4)}{target.suffix}{PARTIAL_SUFFIX}")
-
-
-def is_partial(path: Path) -> bool:
-    return path.name.startswith(".") and path.name.endswith(PARTIAL_SUFFIX)
-
-
-def unique_path(target: Path) -> Path:
-    """``target``, or ``name (2).ext``, ``name (3).ext`` … whichever does not exist yet."""
-    if not target.exists():
-        return target
-    for n in range(2, 10_000):
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
-        if not candidate.exists():
-            return candidate
-    raise OutputError(f"{target.parent}: too many files named like {target.name}")
-
-
-def publish(partial: Path, target: Path, *, overwrite: bool = False) -> Path:
-    """Rename a finished temporary file to ``target`` (or a free variant of it); return where."""
-    if overwrite:
-        partial.replace(target)
-        return target
-    while True:
-        final = unique_path(target)
-        try:
-            # A hard link fails if the name was taken meanwhile: no check-then-rename race.
-            os.link(partial, final)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-                raise
-            partial.replace(final)  # file systems without hard links (FAT, some shares)
-            return final
-        partial.unlink()
-        return final
 
 
 def check_writable_folder(folder: Path, *, create: bool = False) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from capture.atomic import publish, temp_path_for, write_atomically
 from capture.audio._coreaudio import CoreAudioLoopback, is_loopback_device
 from capture.audio._native import native_backend
 from capture.audio._pulse import PulseLoopback
@@ -25,7 +27,7 @@ from capture.settings import (
     settings_from_dict,
     write_default_settings,
 )
-from capture.targets import partial_path, publish, resolve_output
+from capture.targets import resolve_output
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,28 +139,40 @@ def test_missing_or_unwritable_folder(tmp_path: Path) -> None:
         resolve("/proc/a.mp3", None, tmp_path)
 
 
+@settings(max_examples=50)
 @given(
     st.text(min_size=1, max_size=40).filter(
         lambda s: "/" not in s and "\0" not in s and s not in (".", "..")
     )
 )
-def test_partial_names_are_hidden_siblings(name: str) -> None:
-    target = Path("/music") / f"{name}.mp3"
-    temp = partial_path(target)
-    assert temp.parent == target.parent
-    assert temp.name.startswith(".") and temp.name.endswith(".part")
-    assert temp != target
+def test_temporary_files_are_hidden_siblings(name: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / f"{name}.mp3"
+        temp = temp_path_for(target)
+        assert temp.parent == target.parent
+        assert temp.name.startswith(".") and temp.name.endswith(".part")
+        assert temp != target and not target.exists()
 
 
 def test_publish_never_replaces_an_existing_file(tmp_path: Path) -> None:
     target = tmp_path / "note.mp3"
     target.write_bytes(b"old")
-    temp = partial_path(target)
+    temp = temp_path_for(target)
     temp.write_bytes(b"new")
-    final = publish(temp, target)
+    final = publish(temp, target, overwrite=False, keep_both=True)
     assert target.read_bytes() == b"old"
     assert final.name == "note (2).mp3" and final.read_bytes() == b"new"
     assert not temp.exists()
+
+
+def test_write_atomically_leaves_nothing_when_producing_fails(tmp_path: Path) -> None:
+    def fail(temp: Path) -> None:
+        temp.write_bytes(b"half")
+        raise RuntimeError("encoder died")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(tmp_path / "x.mp3", fail)
+    assert list(tmp_path.iterdir()) == []
 
 
 # -----------------------------------------------------------------------------------------------
