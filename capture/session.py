@@ -103,6 +103,8 @@ class RecordingSession:
         self._lock = lock
         self._audio: IO[bytes] | None = None
         self._write_lock = threading.Lock()
+        # The audio pump (gaps) and the video thread (first frame) both update the manifest.
+        self._manifest_lock = threading.Lock()
 
     # -- creating and writing ---------------------------------------------------------------
 
@@ -178,9 +180,10 @@ class RecordingSession:
         self._save_manifest()
 
     def _save_manifest(self) -> None:
-        temp = self.folder / (MANIFEST + ".tmp")
-        temp.write_text(json.dumps(asdict(self.manifest), indent=2), encoding="utf-8")
-        temp.replace(self.folder / MANIFEST)
+        with self._manifest_lock:
+            temp = self.folder / (MANIFEST + ".tmp")
+            temp.write_text(json.dumps(asdict(self.manifest), indent=2), encoding="utf-8")
+            temp.replace(self.folder / MANIFEST)
 
     @property
     def audio_path(self) -> Path:
