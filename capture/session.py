@@ -231,6 +231,16 @@ class RecordingSession:
         self.discard()
         return final
 
+    def _has_video(self) -> bool:
+        if not self.manifest.video:
+            return False
+        video = self.folder / self.manifest.video
+        return video.exists() and video.stat().st_size > 0
+
+    def is_empty(self) -> bool:
+        """Nothing was recorded before the process died (no audio frame, no video)."""
+        return self.recorded_frames() == 0 and not self._has_video()
+
     def _finalize_screen(self, cancel: threading.Event | None) -> Path:
         """One mux: the live video copied, the audio encoded, temporary name, then rename."""
         from capture.ffmpeg import media_duration
@@ -239,8 +249,14 @@ class RecordingSession:
 
         manifest = self.manifest
         video = self.folder / manifest.video
-        if not video.exists() or video.stat().st_size == 0:
-            raise LoopcapError(f"session {self.folder} holds no video; nothing to save")
+        if not self._has_video():
+            if self.recorded_frames() == 0:
+                raise LoopcapError(f"session {self.folder} holds no video; nothing to save")
+            # Killed before the first video fragment reached the disk: keep the sound at least.
+            log.warning("the video of %s did not survive; saving its sound", self.folder)
+            manifest.kind, manifest.format = "audio", "m4a"
+            manifest.target = str(Path(manifest.target).with_suffix(".m4a"))
+            return self.finalize(cancel)
         frames = self.recorded_frames()
         if manifest.frames is not None:
             frames = min(frames, manifest.frames) if manifest.has_audio else manifest.frames
@@ -331,7 +347,7 @@ def recover(sessions_root: Path) -> list[Recovered]:
     """Finalize every interrupted session found under ``sessions_root``."""
     results = []
     for session in interrupted_sessions(sessions_root):
-        if session.recorded_frames() == 0:
+        if session.is_empty():
             session.discard()  # killed before any audio arrived: nothing to save
             results.append(Recovered(session.folder, None, empty=True))
             continue
