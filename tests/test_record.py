@@ -196,7 +196,7 @@ def test_audio_server_killed_and_restarted_mid_recording(
     time.sleep(2.5)
     assert proc.poll() is None, "loopcap must survive the audio server's death"
     private_pulse.start()
-    time.sleep(1.5)
+    time.sleep(3.0)  # reconnection retries at most every second, then starts a worker
     after = tone(1.5, 1500)
     second = private_pulse.play(write_wav(tmp_path / "b.wav", after))
     stdout, stderr = proc.communicate(timeout=duration + 30)

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Reconnection backoff after the audio server went away.
 FIRST_RETRY_S = 0.25
-MAX_RETRY_S = 2.0
+MAX_RETRY_S = 1.0  # a restarted server is back in at most a second of silence
 
 
 @dataclass(frozen=True, slots=True)
