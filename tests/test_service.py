@@ -25,7 +25,10 @@ RATE = 48000
 
 
 def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
-    return (clip.astype(np.float32).mean(axis=1) / 32768).astype(np.float32)
+    mono: npt.NDArray[np.float32] = (clip.astype(np.float32).mean(axis=1) / 32768).astype(
+        np.float32
+    )
+    return mono
 
 
 @contextlib.contextmanager
@@ -140,7 +143,7 @@ def test_malformed_and_unauthenticated_clients_are_rejected(
         assert reply["ok"] is False and "'cmd'" in reply["error"]
         from multiprocessing import AuthenticationError
 
-        with pytest.raises((AuthenticationError, ConnectionError, EOFError)):  # noqa: PT012
+        with pytest.raises((AuthenticationError, ConnectionError, EOFError)):
             conn = Client(address, "AF_UNIX", authkey=b"not the key" * 3)
             conn.send_bytes(json.dumps({"cmd": "stop"}).encode())
             conn.recv_bytes()

@@ -101,8 +101,10 @@ def desktop(loopcap: Loopcap, *, tray_host: bool = True, record: bool = True) ->
         host = None
         if tray_host:
             host = subprocess.Popen(
-                ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request"]
-                + ["--height", str(TRAY_HEIGHT)],
+                [
+                    *("trayer", "--edge", "top", "--align", "right", "--widthtype", "request"),
+                    *("--height", str(TRAY_HEIGHT)),
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -151,11 +153,17 @@ def running_tray(loopcap: Loopcap, desk: Desktop, *args: str) -> Iterator[Runnin
         cwd=ROOT,
     )
     tray = RunningTray(proc, loopcap)
-    assert proc.stdout is not None and proc.stderr is not None
-    readers = [
-        threading.Thread(target=lambda: [tray.stdout.put(line) for line in proc.stdout]),  # type: ignore[union-attr]
-        threading.Thread(target=lambda: tray.stderr.extend(proc.stderr)),  # type: ignore[arg-type]
-    ]
+    out, err = proc.stdout, proc.stderr
+    assert out is not None and err is not None
+
+    def read_stdout() -> None:
+        for line in out:
+            tray.stdout.put(line)
+
+    def read_stderr() -> None:
+        tray.stderr.extend(err)
+
+    readers = [threading.Thread(target=read_stdout), threading.Thread(target=read_stderr)]
     for reader in readers:
         reader.start()
     pid = None
@@ -176,8 +184,8 @@ def running_tray(loopcap: Loopcap, desk: Desktop, *args: str) -> Iterator[Runnin
             stop(proc)
         for reader in readers:
             reader.join(10)
-        proc.stdout.close()
-        proc.stderr.close()
+        out.close()
+        err.close()
 
 
 def idle_icon_box(shot: npt.NDArray[np.uint8]) -> tuple[int, int, int, int] | None:
@@ -222,7 +230,10 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> npt.NDArray[np.int16]:
 
 
 def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
-    return (clip.astype(np.float32).mean(axis=1) / 32768).astype(np.float32)
+    mono: npt.NDArray[np.float32] = (clip.astype(np.float32).mean(axis=1) / 32768).astype(
+        np.float32
+    )
+    return mono
 
 
 def test_menu_docks_opens_and_saves_the_last_30_seconds(

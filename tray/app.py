@@ -9,6 +9,7 @@ that encodes or may fail runs on a worker and reports back as a notification.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -105,7 +106,7 @@ def backend_name(cls: type[Any]) -> str:
 def _clickable_xorg_icon(base: type[Any]) -> type[Any]:
     import Xlib.X
 
-    class ClickableXorgIcon(base):  # type: ignore[misc, valid-type]
+    class ClickableXorgIcon(base):  # type: ignore[misc]
         """pystray 0.19.5's xorg icon window never asks for ButtonPress events (pystray issue
         #151), so its left-click handler never runs; this asks for them, so that a click on the
         icon still does the main action (catch note) on the one backend that has no menu."""
@@ -113,9 +114,7 @@ def _clickable_xorg_icon(base: type[Any]) -> type[Any]:
         def _create_window(self) -> Any:
             window = super()._create_window()
             window.change_attributes(
-                event_mask=Xlib.X.ExposureMask
-                | Xlib.X.StructureNotifyMask
-                | Xlib.X.ButtonPressMask
+                event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
             )
             return window
 
@@ -169,7 +168,9 @@ class TrayApp:
         yield item("Save last 2 min", self._action(lambda: self._save_last(120), "save"))
         yield menu.SEPARATOR
         yield item(
-            lambda _: "Stop audio recording" if self._recording_audio() else "Start audio recording",
+            lambda _: (
+                "Stop audio recording" if self._recording_audio() else "Start audio recording"
+            ),
             self._action(self._toggle_audio, "recording"),
             enabled=lambda _: not self._screen,
         )
@@ -192,7 +193,9 @@ class TrayApp:
         if not recent:
             yield pystray.MenuItem("(nothing saved yet)", None, enabled=False)
         for path in recent:
-            yield pystray.MenuItem(path.name, self._action(lambda p=path: self._open(p), "open"))
+            yield pystray.MenuItem(
+                path.name, self._action(functools.partial(self._open, path), "open")
+            )
 
     def _action(self, work: Callable[[], object], what: str) -> Callable[[Any, Any], None]:
         """A menu callback that runs ``work`` on a worker: the tray's loop never waits."""
@@ -309,9 +312,11 @@ class TrayApp:
     def run(self, on_ready: Callable[[TrayApp], None] | None = None) -> None:
         """Show the icon and handle it until Quit or SIGTERM/SIGINT; owns the calling thread."""
         unsubscribe = self.service.subscribe(self._on_event)
-        previous = {
-            sig: signal.signal(sig, lambda *_: self.quit()) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+
+        def on_signal(_signum: int, _frame: object) -> None:
+            self.quit()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def setup(icon: Any) -> None:
             self._catch_signals_in_glib()

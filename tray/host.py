@@ -45,7 +45,7 @@ def _xembed_host(display: str) -> bool:
     try:
         atom = conn.intern_atom(f"_NET_SYSTEM_TRAY_S{conn.get_default_screen()}")
         owner = conn.get_selection_owner(atom)
-        return getattr(owner, "id", owner) != X.NONE
+        return bool(getattr(owner, "id", owner) != X.NONE)
     finally:
         conn.close()
 
