@@ -47,19 +47,40 @@ def run_tray(args: argparse.Namespace) -> int:
 
 
 def _run_with_icon(args: argparse.Namespace) -> int:
+    import threading
     from pathlib import Path
 
     from capture.service import LoopcapService
     from tray.app import TrayApp
 
     service = LoopcapService()
-    service.start(hotkeys=not args.no_hotkeys)  # AlreadyRunning: one line, exit 1
+    # The service (instance lock, audio, hotkeys' start-up check) and the icon (GTK) each take a
+    # few hundred ms to start: do both at once; the icon is shown only once the service runs.
+    failure: list[BaseException] = []
+
+    def start_service() -> None:
+        try:
+            service.start(hotkeys=not args.no_hotkeys)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread below
+            failure.append(exc)
+
+    starting = threading.Thread(target=start_service, name="start service")
+    starting.start()
     try:
 
         def on_saved(path: Path) -> None:
             print(path, flush=True)
 
         app = TrayApp(service, on_saved=on_saved)
+    except BaseException:
+        starting.join()
+        if not failure:
+            service.stop()
+        raise
+    starting.join()
+    if failure:
+        raise failure[0]  # AlreadyRunning: one line, exit 1
+    try:
 
         def on_ready(app: TrayApp) -> None:
             menu = "menu" if app.has_menu else "no menu: a left click catches a note"
