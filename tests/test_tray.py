@@ -181,7 +181,11 @@ def running_tray(loopcap: Loopcap, desk: Desktop, *args: str) -> Iterator[Runnin
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             stop(proc)
+            raise
         for reader in readers:
             reader.join(10)
         out.close()
@@ -348,3 +352,34 @@ def test_labels_and_tray_host_check() -> None:
     assert duration_label(75) == "1:15" and duration_label(3725) == "1:02:05"
     assert "no display" in why_no_tray({}, "linux")
     assert why_no_tray({}, "win32") == ""
+
+
+def test_xorg_fallback_left_click_catches_a_note(loopcap: Loopcap, pulse: PulseRig) -> None:
+    """pystray's xorg backend (no PyGObject): no menu, but a left click still catches a note.
+
+    Nothing plays, so the click arms the catcher for the next note; the service reports it.
+    """
+    loopcap.env["PYSTRAY_BACKEND"] = "xorg"
+    with desktop(loopcap) as desk, running_tray(loopcap, desk, "--no-hotkeys") as tray:
+        tray.wait_stderr("tray icon ready")
+        said = "".join(tray.stderr)
+        assert "xorg backend, no menu: a left click catches a note" in said
+        assert "install PyGObject" in said
+        # pystray's xorg backend draws the image its own way: find it as whatever is not black.
+        drawn: tuple[npt.NDArray[np.intp], ...] = ()
+
+        def docked() -> bool:
+            nonlocal drawn
+            drawn = (desk.screenshot()[:TRAY_HEIGHT].max(axis=2) > 60).nonzero()
+            return len(drawn[0]) > 30
+
+        wait_until(docked, 10, "the icon in the tray strip")
+        x, y = int(np.median(drawn[1])), int(np.median(drawn[0]))
+        assert x > WIDTH - 64
+        assert '"catch": "idle"' in loopcap.run("ctl", "status", "--json").stdout
+        desk.xdotool("mousemove", str(x), str(y), "click", "1")
+        wait_until(
+            lambda: '"catch": "armed"' in loopcap.run("ctl", "status", "--json").stdout,
+            10,
+            "the click to arm the note catcher",
+        )

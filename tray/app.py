@@ -100,7 +100,11 @@ def icon_class() -> type[Any]:
 
 
 def backend_name(cls: type[Any]) -> str:
-    return cls.__module__.rsplit("_", 1)[-1] if "pystray._" in cls.__module__ else cls.__module__
+    """pystray's name of the backend an Icon class comes from (``appindicator``, ``xorg``...)."""
+    for base in cls.__mro__:
+        if base.__module__.startswith("pystray._") and base.__module__ != "pystray._base":
+            return base.__module__.removeprefix("pystray._")
+    return cls.__module__
 
 
 def _clickable_xorg_icon(base: type[Any]) -> type[Any]:
@@ -314,7 +318,9 @@ class TrayApp:
         unsubscribe = self.service.subscribe(self._on_event)
 
         def on_signal(_signum: int, _frame: object) -> None:
-            self.quit()
+            # Not from the handler itself: it interrupts the main thread, which may be the very
+            # loop that icon.stop() waits on (the xorg backend).
+            threading.Thread(target=self.quit, daemon=True, name="quit").start()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
