@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 system-packages:
 	@bash .ci/system-packages
 
-# The main program: record what the computer plays until Ctrl+C.
+# The main program: the tray icon (menu, hotkeys, loopcap ctl) until Quit or Ctrl+C.
 run: system-packages $(STAMP)
-	$(BIN)/loopcap record --audio-only
+	$(BIN)/loopcap tray
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

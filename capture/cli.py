@@ -22,6 +22,7 @@ from capture.errors import LoopcapError
 COMMAND_MODULES = (
     "capture.commands",
     "capture.ctl",
+    "tray.commands",
     "capture.convert",
     "capture.whatsapp",
 )

@@ -143,5 +143,31 @@ def check_display() -> list[Check]:
     return checks
 
 
+def check_tray_menu() -> list[Check]:
+    """Without PyGObject pystray falls back to its xorg backend: an icon without a menu."""
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        import gi
+
+        gi.require_version("Gtk", "3.0")  # checks the typelib is there, without loading GTK
+    except (ImportError, ValueError) as exc:
+        problem = str(exc)
+    else:
+        return [
+            Check("tray menu", True, "PyGObject and GTK 3: menu and notifications", required=False)
+        ]
+    return [
+        Check(
+            "tray menu",
+            False,
+            f"{problem}: the tray icon has no menu and no notifications (a click catches a note)",
+            "apt install libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev "
+            "gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1, then pip install 'PyGObject<3.51'",
+            required=False,
+        )
+    ]
+
+
 def run_checks() -> list[Check]:
-    return [*check_ffmpeg(), *check_audio(), *check_display()]
+    return [*check_ffmpeg(), *check_audio(), *check_display(), *check_tray_menu()]

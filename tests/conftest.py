@@ -47,6 +47,11 @@ class Loopcap:
     home: Path
 
     @property
+    def runtime(self) -> Path:
+        """Where the running instance keeps its lock, control socket and key."""
+        return Path(self.env["LOOPCAP_RUNTIME_DIR"])
+
+    @property
     def sessions(self) -> Path:
         return Path(self.env["LOOPCAP_STATE_DIR"]) / "sessions"
 
@@ -83,6 +88,7 @@ def make_loopcap(base: Path, rig_env: dict[str, str]) -> Loopcap:
         **rig_env,
         "LOOPCAP_STATE_DIR": str(base / "state"),
         "LOOPCAP_CONFIG_DIR": str(base / "config"),
+        "LOOPCAP_RUNTIME_DIR": str(base / "runtime"),
         "PYTHONPATH": str(ROOT),
         "HOME": str(home),
         "XDG_MUSIC_DIR": str(home / "Music"),

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,8 +180,13 @@ class XvfbRig:
 
 
 @contextlib.contextmanager
-def xvfb_rig(width: int = 1920, height: int = 1080) -> Iterator[XvfbRig]:
-    """Xvfb on a free display number, with -displayfd so we know when it is ready."""
+def xvfb_rig(
+    width: int = 1920, height: int = 1080, extra_args: Sequence[str] = ()
+) -> Iterator[XvfbRig]:
+    """Xvfb on a free display number, with -displayfd so we know when it is ready.
+
+    ``extra_args`` go to Xvfb as they are, e.g. ``("-extension", "RECORD")`` to turn RECORD off.
+    """
     read_fd, write_fd = os.pipe()
     proc = subprocess.Popen(
         [
@@ -193,6 +198,7 @@ def xvfb_rig(width: int = 1920, height: int = 1080) -> Iterator[XvfbRig]:
             f"{width}x{height}x24",
             "-nolisten",
             "tcp",
+            *extra_args,
         ],
         pass_fds=(write_fd,),
         stdin=subprocess.DEVNULL,

@@ -1,0 +1,361 @@
+"""The tray icon: a thin client of :class:`capture.service.LoopcapService`.
+
+pystray's ``Icon.run()`` owns the main thread; the service's events arrive on its worker threads
+and are turned into pystray calls (``icon.icon``, ``icon.title``, ``update_menu()``, ``notify()``),
+which every backend marshals to its own loop. Menu actions never block the tray's loop: anything
+that encodes or may fail runs on a worker and reports back as a notification.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from capture.errors import LoopcapError
+from capture.events import (
+    Event,
+    NoteArmed,
+    NoteFailed,
+    NoteSaved,
+    NoteStarted,
+    NoteTimedOut,
+    RecordingFailed,
+    RecordingSaved,
+    State,
+    StateChanged,
+)
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from capture.service import LoopcapService
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# The icon's states, by image: grey ring (listening in the background), green ring with a dot
+# (a note is awaited or being caught), red ring with a square (recording).
+IMAGES = ("idle", "listening", "recording")
+TICK_S = 1.0
+
+
+def load_images(folder: Path = ASSETS) -> dict[str, Image]:
+    from PIL import Image as PILImage
+
+    images: dict[str, Image] = {}
+    for name in IMAGES:
+        with PILImage.open(folder / f"tray-{name}.png") as image:
+            images[name] = image.convert("RGBA")
+    return images
+
+
+def hotkey_label(binding: str) -> str:
+    """pynput's ``<ctrl>+<alt>+n`` as people write it: ``Ctrl+Alt+N``."""
+    parts = [part.strip("<>") for part in binding.split("+")]
+    return "+".join(part.upper() if len(part) == 1 else part.capitalize() for part in parts)
+
+
+def duration_label(seconds: float) -> str:
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def open_with_default_app(path: Path) -> None:
+    """Open a file or folder the way a double click in the file manager would."""
+    if sys.platform.startswith("win"):
+        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 - Windows only
+        return
+    opener = "open" if sys.platform == "darwin" else "xdg-open"
+    try:
+        subprocess.Popen(
+            [opener, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # the opened program outlives the tray, and is not its child
+        )
+    except FileNotFoundError:
+        raise LoopcapError(f"cannot open {path}: '{opener}' is not installed") from None
+
+
+def icon_class() -> type[Any]:
+    """pystray's Icon for the backend it picked (PYSTRAY_BACKEND overrides), fixed where needed."""
+    import pystray
+
+    cls: type[Any] = pystray.Icon
+    if cls.__module__ == "pystray._xorg":
+        return _clickable_xorg_icon(cls)
+    return cls
+
+
+def backend_name(cls: type[Any]) -> str:
+    """pystray's name of the backend an Icon class comes from (``appindicator``, ``xorg``...)."""
+    for base in cls.__mro__:
+        if base.__module__.startswith("pystray._") and base.__module__ != "pystray._base":
+            return base.__module__.removeprefix("pystray._")
+    return cls.__module__
+
+
+def _clickable_xorg_icon(base: type[Any]) -> type[Any]:
+    import Xlib.X
+
+    class ClickableXorgIcon(base):  # type: ignore[misc]
+        """pystray 0.19.5's xorg icon window never asks for ButtonPress events (pystray issue
+        #151), so its left-click handler never runs; this asks for them, so that a click on the
+        icon still does the main action (catch note) on the one backend that has no menu."""
+
+        def _create_window(self) -> Any:
+            window = super()._create_window()
+            window.change_attributes(
+                event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
+            )
+            return window
+
+    return ClickableXorgIcon
+
+
+class TrayApp:
+    """The icon, its menu and notifications for one running service."""
+
+    def __init__(
+        self,
+        service: LoopcapService,
+        *,
+        icon_cls: type[Any] | None = None,
+        images: dict[str, Image] | None = None,
+        on_saved: Callable[[Path], None] | None = None,
+        opener: Callable[[Path], None] = open_with_default_app,
+    ) -> None:
+        import pystray
+
+        self.service = service
+        self._images = images or load_images()
+        self._on_saved = on_saved
+        self._open = opener
+        self._stopping = threading.Event()
+        self._image_key = "idle"
+        self._screen = False  # the running recording includes the screen
+        self._state_since = time.monotonic()
+        self._catch_state = "idle"
+        cls = icon_cls or icon_class()
+        self.backend = backend_name(cls)
+        self.icon: Any = cls(
+            "loopcap",
+            self._images["idle"],
+            "loopcap",
+            menu=pystray.Menu(*self._menu_items(pystray.MenuItem, pystray.Menu)),
+        )
+        self.can_notify = bool(getattr(cls, "HAS_NOTIFICATION", False))
+        self.has_menu = bool(getattr(cls, "HAS_MENU", False))
+
+    # -- the menu ------------------------------------------------------------------------------
+
+    def _menu_items(self, item: Any, menu: Any) -> Iterator[Any]:
+        keys = self.service.settings.hotkeys
+        catch = "Catch note"
+        if keys.enabled:
+            catch += f"  ({hotkey_label(keys.catch_note)})"
+        # Catch note is the default: the gtk backend's left click and the xorg fallback run it.
+        yield item(catch, self._action(self.service.catch_note, "catch note"), default=True)
+        yield item("Save last 30 s", self._action(lambda: self._save_last(30), "save"))
+        yield item("Save last 2 min", self._action(lambda: self._save_last(120), "save"))
+        yield menu.SEPARATOR
+        yield item(
+            lambda _: (
+                "Stop audio recording" if self._recording_audio() else "Start audio recording"
+            ),
+            self._action(self._toggle_audio, "recording"),
+            enabled=lambda _: not self._screen,
+        )
+        yield item(
+            lambda _: "Stop screen recording" if self._screen else "Start screen recording",
+            self._action(self._toggle_screen, "screen recording"),
+            enabled=lambda _: self._screen or not self.service.recording,
+        )
+        yield menu.SEPARATOR
+        yield item("Recent recordings", menu(self._recent_items))
+        yield item("Open recordings folder", self._action(self._open_folder, "open folder"))
+        yield item("Settings", self._action(self._open_settings, "settings"))
+        yield menu.SEPARATOR
+        yield item("Quit", lambda icon, _item: self.quit())
+
+    def _recent_items(self) -> Iterator[Any]:
+        import pystray
+
+        recent = list(self.service.recent)
+        if not recent:
+            yield pystray.MenuItem("(nothing saved yet)", None, enabled=False)
+        for path in recent:
+            yield pystray.MenuItem(
+                path.name, self._action(functools.partial(self._open, path), "open")
+            )
+
+    def _action(self, work: Callable[[], object], what: str) -> Callable[[Any, Any], None]:
+        """A menu callback that runs ``work`` on a worker: the tray's loop never waits."""
+
+        def run() -> None:
+            try:
+                work()
+            except LoopcapError as exc:
+                self._tell(f"{what.capitalize()}: {exc}", title="loopcap")
+            self._refresh(menu=True)
+
+        def callback(_icon: Any, _item: Any) -> None:
+            threading.Thread(target=run, daemon=True, name=f"tray {what}").start()
+
+        return callback
+
+    def _save_last(self, seconds: float) -> None:
+        self.service.save_last(seconds)  # the NoteSaved event announces the file
+
+    def _recording_audio(self) -> bool:
+        return self.service.recording and not self._screen
+
+    def _toggle_audio(self) -> None:
+        if self.service.recording:
+            self.service.stop_recording()
+        else:
+            self.service.start_recording()
+        self._refresh(menu=True)
+
+    def _toggle_screen(self) -> None:
+        if self._screen:
+            self._screen = False
+            self.service.stop_recording()
+        else:
+            self.service.start_recording(screen=True)
+            self._screen = True
+        self._refresh(menu=True)
+
+    def _open_folder(self) -> None:
+        from capture.settings import output_folder
+
+        folder = output_folder(self.service.settings)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._open(folder)
+
+    def _open_settings(self) -> None:
+        from capture.settings import write_default_settings
+
+        self._open(write_default_settings())
+
+    # -- state → icon, tooltip, menu -----------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        """From the service's worker threads."""
+        if isinstance(event, NoteSaved | RecordingSaved):
+            if isinstance(event, RecordingSaved):
+                self._screen = False
+            kind = "Note" if isinstance(event, NoteSaved) else "Recording"
+            self._tell(f"{event.path.name} ({duration_label(event.seconds)})", f"{kind} saved")
+            if self._on_saved is not None:
+                self._on_saved(event.path)
+            self._refresh(menu=True)
+        elif isinstance(event, NoteFailed | RecordingFailed):
+            self._tell(event.message, "loopcap: saving failed")
+            self._refresh(menu=True)
+        elif isinstance(event, NoteTimedOut):
+            self._tell(f"No note played within {event.timeout_s:.0f} s", "loopcap")
+            self._refresh()
+        elif isinstance(event, NoteArmed | NoteStarted | StateChanged):
+            self._refresh(menu=isinstance(event, StateChanged))
+
+    def _tell(self, message: str, title: str) -> None:
+        if self.can_notify:
+            try:
+                self.icon.notify(message, title)
+            except Exception as exc:  # noqa: BLE001 - a notifier that fails must not stop the tray
+                log.warning("notification failed (%s): %s: %s", exc, title, message)
+            return
+        print(f"loopcap: {title}: {message}", file=sys.stderr, flush=True)
+
+    def _current(self) -> tuple[str, str]:
+        """The image key and the tooltip for the service's state now."""
+        service = self.service
+        catch = service.catch_state
+        if catch != self._catch_state:
+            self._catch_state = catch
+            self._state_since = time.monotonic()
+        if service.recording:
+            what = "screen and audio" if self._screen else "audio"
+            elapsed = duration_label(service.recorder.recording_elapsed)
+            return "recording", f"loopcap: recording {what} {elapsed}"
+        waited = duration_label(time.monotonic() - self._state_since)
+        if catch == "armed":
+            return "listening", f"loopcap: waiting for a note ({waited})"
+        if catch == "catching":
+            return "listening", f"loopcap: catching a note ({waited})"
+        if service.recorder.state is State.IDLE:
+            return "idle", "loopcap: not listening (no audio source)"
+        ring = duration_label(service.settings.replay.seconds)
+        return "idle", f"loopcap: listening, keeping the last {ring}"
+
+    def _refresh(self, *, menu: bool = False) -> None:
+        key, title = self._current()
+        if key != self._image_key:
+            self._image_key = key
+            self.icon.icon = self._images[key]
+        if title != self.icon.title:
+            self.icon.title = title
+        if menu and self.has_menu:
+            self.icon.update_menu()
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self, on_ready: Callable[[TrayApp], None] | None = None) -> None:
+        """Show the icon and handle it until Quit or SIGTERM/SIGINT; owns the calling thread."""
+        unsubscribe = self.service.subscribe(self._on_event)
+
+        def on_signal(_signum: int, _frame: object) -> None:
+            # Not from the handler itself: it interrupts the main thread, which may be the very
+            # loop that icon.stop() waits on (the xorg backend).
+            threading.Thread(target=self.quit, daemon=True, name="quit").start()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def setup(icon: Any) -> None:
+            self._catch_signals_in_glib()
+            icon.visible = True
+            self._refresh()
+            if on_ready is not None:
+                on_ready(self)
+            while not self._stopping.wait(TICK_S):
+                self._refresh()  # the tooltip's elapsed time
+
+        try:
+            self.icon.run(setup=setup)
+        finally:
+            self._stopping.set()
+            unsubscribe()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _catch_signals_in_glib(self) -> None:
+        """The GTK backends reset SIGINT to the default (kill) and run a C loop: let GLib catch
+        SIGINT and SIGTERM, so that the service stops cleanly and a recording is finalized."""
+        if self.backend not in ("appindicator", "gtk"):
+            return
+        from gi.repository import GLib
+
+        def quit_from_signal() -> bool:
+            self.quit()
+            return False
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, quit_from_signal)
+
+    def quit(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(Exception):  # stopping twice, or before the loop runs
+            self.icon.stop()
