@@ -34,6 +34,7 @@ from capture.events import (
     State,
     StateChanged,
 )
+from tray.icons import load_images
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -42,21 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-# The icon's states, by image: grey ring (listening in the background), green ring with a dot
-# (a note is awaited or being caught), red ring with a square (recording).
-IMAGES = ("idle", "listening", "recording")
 TICK_S = 1.0
-
-
-def load_images(folder: Path = ASSETS) -> dict[str, Image]:
-    from PIL import Image as PILImage
-
-    images: dict[str, Image] = {}
-    for name in IMAGES:
-        with PILImage.open(folder / f"tray-{name}.png") as image:
-            images[name] = image.convert("RGBA")
-    return images
 
 
 def hotkey_label(binding: str) -> str:
