@@ -359,11 +359,30 @@ def test_labels_and_tray_host_check() -> None:
     assert why_no_tray({}, "win32") == ""
 
 
-@pytest.mark.xfail(
-    reason="flaky: about one run in two the xdotool click on the xorg icon arms nothing (cause "
-    "not yet found: click target, or events before embedding)",
-    strict=False,
-)
+def embedded_icon_box(display_name: str) -> tuple[int, int, int, int] | None:
+    """Root position and size of loopcap's icon window once a tray host has embedded it."""
+    from Xlib import display as xdisplay
+
+    conn = xdisplay.Display(display_name)
+    try:
+        root = conn.screen().root
+        pending = list(root.query_tree().children)
+        while pending:
+            window = pending.pop()
+            pending.extend(window.query_tree().children)
+            wm_class = window.get_wm_class() or ()
+            if "loopcapSystemTrayIcon" not in wm_class:
+                continue
+            if window.query_tree().parent.id == root.id:
+                return None  # not (yet) embedded
+            geometry = window.get_geometry()
+            origin = window.translate_coords(root, 0, 0)
+            return -origin.x, -origin.y, geometry.width, geometry.height
+        return None
+    finally:
+        conn.close()
+
+
 def test_xorg_fallback_left_click_catches_a_note(loopcap: Loopcap, pulse: PulseRig) -> None:
     """pystray's xorg backend (no PyGObject): no menu, but a left click still catches a note.
 
@@ -375,21 +394,22 @@ def test_xorg_fallback_left_click_catches_a_note(loopcap: Loopcap, pulse: PulseR
         said = "".join(tray.stderr)
         assert "xorg backend, no menu: a left click catches a note" in said
         assert "install PyGObject" in said
-        # pystray's xorg backend draws the image its own way: find it as whatever is not black.
-        drawn: tuple[npt.NDArray[np.intp], ...] = ()
+        # Docked means trayer took the icon's window in (its parent is no longer the root).
+        box: tuple[int, int, int, int] | None = None
 
         def docked() -> bool:
-            nonlocal drawn
-            drawn = (desk.screenshot()[:TRAY_HEIGHT].max(axis=2) > 60).nonzero()
-            return len(drawn[0]) > 30
+            nonlocal box
+            box = embedded_icon_box(desk.env["DISPLAY"])
+            return box is not None
 
-        wait_until(docked, 10, "the icon in the tray strip")
-        x, y = int(np.median(drawn[1])), int(np.median(drawn[0]))
-        assert x > WIDTH - 64
+        wait_until(docked, 10, "trayer to embed the icon")
+        assert box is not None
+        x, y, width, height = box
+        assert x > WIDTH - 64 and y < TRAY_HEIGHT and width > 8 and height > 8
+        drawn = desk.screenshot()[y : y + height, x : x + width].max(axis=2) > 60
+        assert drawn.sum() > 30, "the icon is drawn where it was embedded"
         assert '"catch": "idle"' in loopcap.run("ctl", "status", "--json").stdout
-        # Give trayer a moment to finish embedding: a click during the reparenting is lost.
-        time.sleep(1.0)
-        desk.xdotool("mousemove", str(x), str(y), "click", "1")
+        desk.xdotool("mousemove", str(x + width // 2), str(y + height // 2), "click", "1")
         wait_until(
             lambda: '"catch": "armed"' in loopcap.run("ctl", "status", "--json").stdout,
             10,

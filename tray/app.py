@@ -109,7 +109,54 @@ def _clickable_xorg_icon(base: type[Any]) -> type[Any]:
             )
             return window
 
+        def _run(self) -> None:
+            # pystray 0.19.5 starts the setup callback (which shows the icon) before it records
+            # its main-loop thread; when setup wins that race, showing fails with
+            # AttributeError: '_thread' and the icon never docks. Record the thread first.
+            self._thread = threading.current_thread()
+            threading.Thread(target=self._dock_until_embedded, daemon=True).start()
+            super()._run()
+
+        def _dock_until_embedded(self) -> None:
+            # A dock request sent while the tray host is busy can also be dropped without a word
+            # (seen with trayer: the icon stayed a 1x1 window on the root). Ask again, on a
+            # connection of our own: pystray's cross-thread calls share one reply queue.
+            for delay in (0.5, 1.0, 2.0, 4.0):
+                time.sleep(delay)
+                if not self._running or _request_dock(self._window.id):
+                    return
+
     return ClickableXorgIcon
+
+
+def _request_dock(window_id: int) -> bool:
+    """True if the window is embedded already; otherwise send the tray host a dock request."""
+    import Xlib.display
+    import Xlib.protocol.event
+    import Xlib.X
+
+    display = Xlib.display.Display()
+    try:
+        window = display.create_resource_object("window", window_id)
+        tree = window.query_tree()
+        if tree.parent.id != tree.root.id:
+            return True
+        screen = display.get_default_screen()
+        manager = display.get_selection_owner(display.intern_atom(f"_NET_SYSTEM_TRAY_S{screen}"))
+        if manager == Xlib.X.NONE:
+            return False
+        log.info("the tray host has not taken the icon yet; asking again")
+        request_dock = 0  # SYSTEM_TRAY_REQUEST_DOCK in the system tray protocol
+        message = Xlib.protocol.event.ClientMessage(
+            window=manager,
+            client_type=display.intern_atom("_NET_SYSTEM_TRAY_OPCODE"),
+            data=(32, (Xlib.X.CurrentTime, request_dock, window_id, 0, 0)),
+        )
+        manager.send_event(message, event_mask=Xlib.X.NoEventMask)
+        display.flush()
+        return False
+    finally:
+        display.close()
 
 
 class TrayApp:
