@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -328,9 +328,3 @@ def media_duration(path: Path) -> float:
 
 def version_line(info: FfmpegInfo) -> str:
     return f"ffmpeg {info.version} ({info.origin}: {info.path})"
-
-
-def describe_encoders(
-    info: FfmpegInfo, names: Sequence[str] | None = None
-) -> list[tuple[str, bool]]:
-    return [(name, info.has_encoder(name)) for name in (names or list(ENCODERS_OF_INTEREST))]

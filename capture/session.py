@@ -20,7 +20,6 @@ import os
 import secrets
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -359,7 +358,3 @@ def recover(sessions_root: Path) -> list[Recovered]:
         else:
             results.append(Recovered(session.folder, saved))
     return results
-
-
-def session_age_seconds(session: RecordingSession) -> float:
-    return time.time() - session.folder.stat().st_mtime
