@@ -241,7 +241,7 @@ def _record_until_stopped(
                 display.close()
             if unsubscribe:
                 unsubscribe()
-        path = recorder.stop_recording()
+        path = recorder.stop_recording(length_s=duration)
     print(path, flush=True)
     if recorder.source_failure is not None:
         print(f"loopcap: {recorder.source_failure}", file=sys.stderr)

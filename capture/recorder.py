@@ -321,8 +321,8 @@ class Recorder:
             self._recording = recording
             self._set_state(State.RECORDING)
 
-    def stop_recording(self) -> Path:
-        """Stop at this instant, finalize and return the saved file.
+    def stop_recording(self, *, length_s: float | None = None) -> Path:
+        """Stop at this instant (or at ``length_s`` into the recording), finalize, return the file.
 
         The recording is exactly as long as the time between start and stop: audio still on its
         way is waited for, and if it never comes (a lost source) silence makes up the rest.
@@ -331,8 +331,10 @@ class Recorder:
             recording = self._recording
             if recording is None:
                 raise LoopcapError("no recording is running")
-            stopped_at = self._clock()
-            frames_wanted = round((stopped_at - recording.started_at) * self.samplerate)
+            elapsed = self._clock() - recording.started_at
+            if length_s is not None:
+                elapsed = min(elapsed, length_s)  # --duration: exactly that long, not a tick more
+            frames_wanted = round(elapsed * self.samplerate)
             recording.stop_at(frames_wanted)
             # Audio lags the clock by a block or two; a gap is filled after gap_threshold.
             grace = self.settings.audio.gap_threshold_s + 1.0
