@@ -183,24 +183,31 @@ def offer_recovery(out: Any = sys.stderr) -> None:
         )
 
 
-def run_record(args: argparse.Namespace) -> int:
+def _record_target(
+    args: argparse.Namespace, settings: Settings, default_format: str, formats: tuple[str, ...]
+) -> tuple[Path, str]:
+    """The file ``record`` will write, checked before anything is recorded."""
     from capture.settings import output_folder
     from capture.targets import resolve_output
 
+    return resolve_output(
+        args.output,
+        args.format,
+        default_folder=output_folder(settings),
+        default_format=default_format,
+        name_template=settings.output.name_template,
+        formats=formats,
+        overwrite=args.overwrite,
+    )
+
+
+def run_record(args: argparse.Namespace) -> int:
     if not args.audio_only:
         return _run_screen_record(args)
     if _screen_options(args):
         raise UsageError(f"{_screen_options(args)[0]} records the screen; drop --audio-only")
     settings = _settings_with_source(args.source)
-    target, fmt = resolve_output(
-        args.output,
-        args.format,
-        default_folder=output_folder(settings),
-        default_format=settings.output.audio_format,
-        name_template=settings.output.name_template,
-        formats=AUDIO_FORMATS,
-        overwrite=args.overwrite,
-    )
+    target, fmt = _record_target(args, settings, settings.output.audio_format, AUDIO_FORMATS)
     from capture.ffmpeg import audio_format, locate_ffmpeg
 
     info = locate_ffmpeg()
@@ -262,8 +269,6 @@ def _run_screen_record(args: argparse.Namespace) -> int:
     import dataclasses
 
     from capture.screen import MonitorTarget, Region, RegionTarget, Target, WindowTarget
-    from capture.settings import output_folder
-    from capture.targets import resolve_output
 
     settings = _settings_with_source(args.source)
     changes = {
@@ -285,15 +290,7 @@ def _run_screen_record(args: argparse.Namespace) -> int:
         screen = RegionTarget(Region.parse(args.region))
     else:
         screen = MonitorTarget(args.monitor)
-    target, fmt = resolve_output(
-        args.output,
-        args.format,
-        default_folder=output_folder(settings),
-        default_format=settings.screen.video_format,
-        name_template=settings.output.name_template,
-        formats=VIDEO_FORMATS,
-        overwrite=args.overwrite,
-    )
+    target, fmt = _record_target(args, settings, settings.screen.video_format, VIDEO_FORMATS)
     from capture.ffmpeg import locate_ffmpeg
 
     info = locate_ffmpeg()
