@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.bench_record import timed  # noqa: E402
 from capture.ffmpeg import locate_ffmpeg  # noqa: E402
 from capture.settings import NoteSettings  # noqa: E402
 from tests.rig import (  # noqa: E402
@@ -45,19 +45,15 @@ from tests.rig import (  # noqa: E402
 RATE = 48000
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def tree_pids(pid: int) -> list[int]:
+    """A process and its children (loopcap and its capture worker), from /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
 
 
 def tree_rss_mb(pid: int) -> float:
-    """RSS of a process and its children, from /proc."""
     total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
+    for p in tree_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -69,18 +65,13 @@ def tree_rss_mb(pid: int) -> float:
 
 def tree_cpu_s(pid: int) -> float:
     ticks = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    hz = os.sysconf("SC_CLK_TCK")
-    for p in pids:
+    for p in tree_pids(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         ticks += int(fields[11]) + int(fields[12])
-    return ticks / hz
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def onset_errors(rig: PulseRig, env: dict[str, str], folder: Path, notes: int = 5) -> list[float]:
@@ -161,8 +152,7 @@ def main() -> None:
                 )
                 share = 100 * cpu / elapsed
                 probe_seconds = min(elapsed, 60.0)
-                before = children_cpu()
-                subprocess.run(
+                probe_cpu, _ = timed(
                     [
                         locate_ffmpeg().path,
                         "-v",
@@ -177,10 +167,9 @@ def main() -> None:
                         "null",
                         "-",
                     ],
-                    env=rig.environ(),
-                    check=True,
+                    rig.environ(),
                 )
-                probe_share = 100 * (children_cpu() - before) / probe_seconds
+                probe_share = 100 * probe_cpu / probe_seconds
                 print(
                     f"  listening CPU: {share:.2f} % of a core (goal < 2 %); "
                     f"ffmpeg -f pulse to null: {probe_share:.2f} %; "

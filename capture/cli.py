@@ -29,6 +29,10 @@ COMMAND_MODULES = (
 
 Handler = Callable[[argparse.Namespace], int]
 
+if typing.TYPE_CHECKING:
+    #: What ``register_cli`` receives: the ``loopcap`` parser's sub-command table.
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line that says where to look, not a usage dump."""

@@ -25,10 +25,9 @@ from capture.settings import (
 )
 
 if TYPE_CHECKING:
+    from capture.cli import Subparsers
     from capture.events import Event
     from capture.recorder import Recorder
-
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def register_cli(subparsers: Subparsers) -> None:
@@ -549,33 +548,14 @@ def _screen_devices(*, strict: bool = False) -> list[dict[str, Any]]:
         if strict:
             raise
         return []
-    items: list[dict[str, Any]] = []
-    for monitor in monitors:
-        r = monitor.region
-        items.append(
-            {
-                "kind": "monitor",
-                "id": monitor.index,
-                "primary": monitor.primary,
-                "left": r.left,
-                "top": r.top,
-                "width": r.width,
-                "height": r.height,
-            }
-        )
-    for window in windows:
-        r = window.region
-        items.append(
-            {
-                "kind": "window",
-                "id": window.id,
-                "title": window.title,
-                "left": r.left,
-                "top": r.top,
-                "width": r.width,
-                "height": r.height,
-            }
-        )
+
+    def box(region: Any) -> dict[str, int]:
+        return {k: getattr(region, k) for k in ("left", "top", "width", "height")}
+
+    items: list[dict[str, Any]] = [
+        {"kind": "monitor", "id": m.index, "primary": m.primary, **box(m.region)} for m in monitors
+    ]
+    items += [{"kind": "window", "id": w.id, "title": w.title, **box(w.region)} for w in windows]
     return items
 
 

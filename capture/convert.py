@@ -26,11 +26,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capture.atomic import DiskFullError, atomic_output, is_part_file
 from capture.errors import FfmpegError, LoopcapError, OutputError, UsageError
 from capture.tags import Tags
+
+if TYPE_CHECKING:
+    from capture.cli import Subparsers
 
 #: ffmpeg's words for a full disk, whatever the output.
 _NO_SPACE = "No space left on device"
@@ -420,7 +423,7 @@ def summary_lines(report: BatchReport, *, noun: str = "converted") -> list[str]:
 # Command line
 
 
-def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register_cli(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "convert",
         help="convert recordings and voice notes to MP3",

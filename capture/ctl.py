@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from capture.errors import LoopcapError
 
 if TYPE_CHECKING:
+    from capture.cli import Subparsers
     from capture.events import Event
-
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def register_cli(subparsers: Subparsers) -> None:

@@ -29,9 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from capture.errors import LoopcapError, UsageError
+
+if TYPE_CHECKING:
+    from capture.cli import Subparsers
 
 AUDIO_EXTENSIONS = frozenset({".opus", ".ogg", ".oga", ".m4a", ".mp3", ".aac", ".amr", ".wav"})
 
@@ -697,7 +700,7 @@ def import_whatsapp(
 # Command line
 
 
-def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register_cli(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "import-whatsapp",
         help="import WhatsApp voice notes from a chat export or a phone folder",

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    from capture.cli import Subparsers
 
 
 def register_cli(subparsers: Subparsers) -> None:

@@ -15,7 +15,9 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Any
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from capture.audio._native import native_backend
 from capture.audio._types import StreamLost
@@ -23,6 +25,8 @@ from capture.errors import AudioSourceError
 
 EXIT_SERVER = 3  # the audio server cannot be reached or failed: try again later
 EXIT_SOURCE = 4  # no such source: asking again will not help
+
+T = TypeVar("T")
 
 
 def _error(kind: str, message: str) -> dict[str, Any]:
@@ -34,19 +38,26 @@ def _emit(stream: Any, payload: Any) -> None:
     stream.flush()
 
 
+def _reported(out: Any, action: Callable[[], T]) -> tuple[T, int]:
+    """Run ``action``; a failure is answered as the JSON header and becomes an exit code."""
+    try:
+        return action(), 0
+    except StreamLost as exc:
+        _emit(out, _error("server", str(exc)))
+        return typing.cast(T, None), EXIT_SERVER
+    except AudioSourceError as exc:
+        _emit(out, _error("source", str(exc)))
+        return typing.cast(T, None), EXIT_SOURCE
+
+
 def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     backend = native_backend()
     command = argv[0] if argv else ""
     if command == "list":
-        try:
-            sources = backend.list_sources()
-        except StreamLost as exc:
-            _emit(out, _error("server", str(exc)))
-            return EXIT_SERVER
-        except AudioSourceError as exc:
-            _emit(out, _error("source", str(exc)))
-            return EXIT_SOURCE
+        sources, failed = _reported(out, backend.list_sources)
+        if failed:
+            return failed
         _emit(
             out,
             {
@@ -60,14 +71,9 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     spec, samplerate, channels, block_frames = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
-    try:
-        stream = backend.open(spec, samplerate, channels, block_frames)
-    except StreamLost as exc:
-        _emit(out, _error("server", str(exc)))
-        return EXIT_SERVER
-    except AudioSourceError as exc:
-        _emit(out, _error("source", str(exc)))
-        return EXIT_SOURCE
+    stream, failed = _reported(out, lambda: backend.open(spec, samplerate, channels, block_frames))
+    if failed:
+        return failed
     _emit(out, {"ok": True, "backend": backend.name, "source": dataclasses.asdict(stream.source)})
     while True:
         try:
