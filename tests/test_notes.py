@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.notes import (
+from capture.notes.detector import (
     SILENCE_DB,
     CatchArmed,
     CatchPlanner,
@@ -26,7 +26,7 @@ from capture.notes import (
     NoteStarted,
     levels_db,
 )
-from capture.replay import ReplayRing
+from capture.notes.ring import ReplayRing
 from capture.settings import NoteSettings, SettingsError, settings_from_dict
 
 # Level-sequence tests run on a 1 kHz clock: one 20 ms window is 20 frames, timing stays exact.

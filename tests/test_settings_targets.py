@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.atomic import publish, temp_path_for, write_atomically
 from capture.audio._coreaudio import CoreAudioLoopback, is_loopback_device
 from capture.audio._native import native_backend
 from capture.audio._pulse import PulseLoopback
 from capture.audio._wasapi import WasapiLoopback
 from capture.errors import AudioSourceError, FfmpegError, OutputError, UsageError
+from capture.recording.atomic import publish, temp_path_for, write_atomically
+from capture.recording.targets import resolve_output
 from capture.settings import (
     AUDIO_FORMATS,
     Settings,
@@ -27,7 +28,6 @@ from capture.settings import (
     settings_from_dict,
     write_default_settings,
 )
-from capture.targets import resolve_output
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capture.tags import read_tags
-from capture.whatsapp import (
+from capture.batch.whatsapp.chat import (
     chat_name_from,
     guess_date_order,
     member_name,
@@ -24,6 +23,7 @@ from capture.whatsapp import (
     parse_note_name,
     safe_name_part,
 )
+from capture.tags import read_tags
 from tests._voice_notes import duration, make_notes, packet_hashes, require_tools, run_cli
 
 LRM = "\u200e"

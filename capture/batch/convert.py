@@ -28,8 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from capture.atomic import DiskFullError, atomic_output, is_part_file
 from capture.errors import FfmpegError, LoopcapError, OutputError, UsageError
+from capture.recording.atomic import DiskFullError, atomic_output, is_part_file
 from capture.tags import Tags
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def mp3_command(source: Path, target: Path, options: Mp3Options) -> Any:
 
 def default_tags(source: Path) -> Tags:
     """Title from the file name; date from a WhatsApp-style name, else the file's time."""
-    from capture.whatsapp import parse_note_name
+    from capture.batch.whatsapp.chat import parse_note_name
 
     named = parse_note_name(source.name)
     if named is not None:
@@ -160,7 +160,7 @@ def convert_to_mp3(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from capture.atomic import output_error
+        from capture.recording.atomic import output_error
 
         raise output_error(target, exc) from exc
     with atomic_output(target, overwrite=overwrite) as temp:
@@ -178,7 +178,7 @@ def convert_to_mp3(
         try:
             write_tags(temp, tags if tags is not None else default_tags(source))
         except OSError as exc:
-            from capture.atomic import output_error
+            from capture.recording.atomic import output_error
 
             raise output_error(target, exc) from exc
         if cancel is not None and cancel.is_set():

@@ -20,11 +20,11 @@ from capture.errors import LoopcapError
 
 #: Modules that add commands, in the order they appear in ``loopcap --help``.
 COMMAND_MODULES = (
-    "capture.commands",
-    "capture.ctl",
-    "tray.commands",
-    "capture.convert",
-    "capture.whatsapp",
+    "capture.cli.record",
+    "capture.cli.service",
+    "capture.cli.tray",
+    "capture.batch.convert",
+    "capture.batch.whatsapp.chat",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -27,7 +27,7 @@ from capture.settings import (
 if TYPE_CHECKING:
     from capture.cli import Subparsers
     from capture.events import Event
-    from capture.recorder import Recorder
+    from capture.recording.recorder import Recorder
 
 
 def register_cli(subparsers: Subparsers) -> None:
@@ -169,7 +169,7 @@ class _StopSignal:
 
 def offer_recovery(out: Any = sys.stderr) -> None:
     """Tell the user about recordings a crash interrupted (loopcap never drops them silently)."""
-    from capture.session import interrupted_sessions
+    from capture.recording.session import interrupted_sessions
 
     found = interrupted_sessions(sessions_dir())
     for session in found:
@@ -186,8 +186,8 @@ def _record_target(
     args: argparse.Namespace, settings: Settings, default_format: str, formats: tuple[str, ...]
 ) -> tuple[Path, str]:
     """The file ``record`` will write, checked before anything is recorded."""
+    from capture.recording.targets import resolve_output
     from capture.settings import output_folder
-    from capture.targets import resolve_output
 
     return resolve_output(
         args.output,
@@ -228,7 +228,7 @@ def _record_until_stopped(
     start: Callable[[Recorder], None],
 ) -> int:
     """Start with ``start``, show progress on a terminal, stop on a signal or ``duration``, save."""
-    from capture.recorder import Recorder
+    from capture.recording.recorder import Recorder
 
     offer_recovery()
     interactive = sys.stdout.isatty() and sys.stderr.isatty()
@@ -420,10 +420,10 @@ class _NotePrinter:
 
 def run_note(args: argparse.Namespace) -> int:
     from capture.ffmpeg import audio_format, locate_ffmpeg
-    from capture.listening import ClipFormat
-    from capture.recorder import Recorder
+    from capture.notes.service import ClipFormat
+    from capture.recording.recorder import Recorder
+    from capture.recording.targets import check_writable_folder
     from capture.settings import output_folder
-    from capture.targets import check_writable_folder
 
     settings = _note_settings(args)
     folder = args.out.expanduser() if args.out else output_folder(settings)
@@ -480,7 +480,7 @@ def run_note(args: argparse.Namespace) -> int:
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    from capture.session import recover
+    from capture.recording.session import recover
 
     root = args.dir or sessions_dir()
     results = recover(root)

@@ -1,6 +1,6 @@
 """Where new recordings go: choosing names and checking folders before anything is recorded.
 
-Writing the finished file (temporary name, then rename) is :mod:`capture.atomic`'s job.
+Writing the finished file (temporary name, then rename) is :mod:`capture.recording.atomic`'s job.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-from capture.atomic import unique_path
 from capture.errors import OutputError, UsageError
+from capture.recording.atomic import unique_path
 
 
 def check_writable_folder(folder: Path, *, create: bool = False) -> None:

@@ -3,7 +3,7 @@
 ``ScreenSource`` is the public way in. It grabs on a thread of its own, paced to the frame rate
 on the monotonic clock, and hands out :class:`Frame` values (BGRA pixels and the instant they
 were grabbed). What happens to them next (placing them on the audio clock, encoding) is
-``capture.video``'s job.
+``capture.recording.video``'s job.
 
 Finding windows by title is platform work: one private module per platform (``_x11``,
 ``_windows``, ``_macos``), chosen in :func:`_window_backend` and nowhere else.

@@ -598,7 +598,7 @@ def note_tags(planned: PlannedNote) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class ImportReport:
-    batch: Any  # capture.convert.BatchReport
+    batch: Any  # capture.batch.convert.BatchReport
     duplicates: tuple[NoteFile, ...] = ()
     missing: tuple[str, ...] = ()
     chats: tuple[str, ...] = field(default=())
@@ -608,8 +608,8 @@ def _keep_original(
     jobs: Sequence[Any], on_result: Callable[[Any], None] | None, cancel: threading.Event
 ) -> Any:
     """Copy each note's bytes unchanged, then tag the copy (tags touch only the header)."""
-    from capture.atomic import atomic_output, output_error
-    from capture.convert import BatchReport, ConversionResult, Outcome
+    from capture.batch.convert import BatchReport, ConversionResult, Outcome
+    from capture.recording.atomic import atomic_output, output_error
     from capture.tags import write_tags
 
     results = []
@@ -653,7 +653,7 @@ def import_whatsapp(
     Each becomes ``out_dir/YYYY-MM-DD_HH-MM-SS - Sender.mp3``, or with ``to="opus"`` a tagged
     copy of the original bytes.
     """
-    from capture.convert import ConversionJob, convert_batch
+    from capture.batch.convert import ConversionJob, convert_batch
 
     if to not in ("mp3", "opus"):
         raise UsageError(f"--to {to}: choose mp3 or opus")
@@ -662,7 +662,7 @@ def import_whatsapp(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from capture.atomic import output_error
+        from capture.recording.atomic import output_error
 
         raise output_error(out_dir / "x", exc) from exc
     cancel = cancel or threading.Event()
@@ -726,8 +726,8 @@ def register_cli(subparsers: Subparsers) -> None:
 
 
 def _run_cli(args: argparse.Namespace) -> int:
-    from capture.atomic import DiskFullError
-    from capture.convert import BatchDisplay, Mp3Options, default_jobs, summary_lines
+    from capture.batch.convert import BatchDisplay, Mp3Options, default_jobs, summary_lines
+    from capture.recording.atomic import DiskFullError
     from capture.settings import load_settings, output_folder
 
     settings = load_settings()
