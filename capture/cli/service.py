@@ -87,7 +87,7 @@ def _print_status(reply: dict[str, Any]) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from capture.cli.record import offer_recovery
+    from capture.cli.common import offer_recovery
     from capture.events import NoteFailed, NoteSaved, RecordingFailed, RecordingSaved
     from capture.service.instance import LoopcapService
 

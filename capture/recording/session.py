@@ -242,8 +242,7 @@ class RecordingSession:
 
     def _finalize_screen(self, cancel: threading.Event | None) -> Path:
         """One mux: the live video copied, the audio encoded, temporary name, then rename."""
-        from capture.ffmpeg import media_duration
-        from capture.recording.video import mux
+        from capture.ffmpeg import media_duration, mux
         from capture.tags import Tags, write_tags
 
         manifest = self.manifest

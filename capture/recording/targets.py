@@ -73,7 +73,7 @@ def resolve_output(
         if name is None:
             target = unique_path(target)
         elif not overwrite:
-            raise OutputError(f"{target} already exists; pass --overwrite or choose another name")
+            raise OutputError(f"{target} already exists; choose another name", option="overwrite")
     return target, fmt
 
 
@@ -85,13 +85,15 @@ def _named_target(
     if extension in formats:
         if fmt is not None and fmt != extension:
             raise UsageError(
-                f"--format {fmt} does not match the file name {name.name}; use one of them"
+                f"the format {fmt} does not match the file name {name.name}; use one of them",
+                option="format",
             )
         fmt = extension
     elif extension and fmt is None:
         raise UsageError(
             f"unknown format '.{extension}' of {name.name}; use one of "
-            f"{', '.join(formats)} or pass --format"
+            f"{', '.join(formats)} or name the format",
+            option="format",
         )
     fmt = fmt or default_format
     if name.suffix.lower() == f".{fmt}":

@@ -134,7 +134,7 @@ def match_window(windows: list[Window], title: str) -> Window:
     """The window whose title contains ``title`` (case-insensitive); an exact match wins."""
     wanted = title.casefold().strip()
     if not wanted:
-        raise ScreenSourceError("give part of a window's title to --window")
+        raise ScreenSourceError("give part of a window's title", option="window")
     exact = [w for w in windows if w.title.casefold() == wanted]
     partial = [w for w in windows if wanted in w.title.casefold()]
     if exact or partial:
