@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from capture.convert import Mp3Options, mp3_command  # noqa: E402
+from capture.batch.convert import Mp3Options, mp3_command  # noqa: E402
 from capture.ffmpeg import locate_ffmpeg  # noqa: E402
 
 WORDS = (

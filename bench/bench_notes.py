@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.notes import NoteDetector, NoteEnded, levels_db
-from capture.replay import ReplayRing
+from capture.notes.detector import NoteDetector, NoteEnded, levels_db
+from capture.notes.ring import ReplayRing
 from capture.settings import NoteSettings
 
 RATE = 48000

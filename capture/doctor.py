@@ -66,7 +66,7 @@ def check_audio() -> list[Check]:
             "default loopback",
             default is not None,
             default.name if default else "the default speaker has no loopback",
-            "pick one with --source or [audio] source in the settings",
+            "pick one as [audio] source in the settings ('loopcap devices' lists them)",
             required=False,
         )
     )

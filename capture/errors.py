@@ -1,4 +1,8 @@
-"""Named errors whose messages a user can act on. The CLI prints them as one line on stderr."""
+"""Every public error of loopcap, here and nowhere else.
+
+Messages name the file, device or app and say what to do, without naming command-line flags: a
+client that has a control for the fix (the CLI's flag) adds its own hint from ``option``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,11 @@ class LoopcapError(Exception):
     """An expected failure: bad input, a missing device or tool. Its message says what to do."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, option: str | None = None) -> None:
+        super().__init__(message)
+        #: The parameter that would fix this (``"overwrite"``, ``"format"``, …), if one would.
+        self.option = option
 
 
 class UsageError(LoopcapError):
@@ -29,3 +38,27 @@ class OutputError(LoopcapError):
 
 class ScreenSourceError(LoopcapError):
     """No display, no such monitor or window, or a region that is not on the screen."""
+
+
+class DiskFullError(OutputError):
+    """The disk (or quota) holding an output is full."""
+
+
+class SettingsError(LoopcapError):
+    """A settings file or value that loopcap cannot use."""
+
+
+class NoteSettingsError(LoopcapError):
+    """Note settings that are each in range but do not work together."""
+
+
+class ArchiveError(LoopcapError):
+    """A chat export archive that is unreadable or unsafe to read."""
+
+
+class NotRunning(LoopcapError):
+    """No loopcap instance answers on the control channel."""
+
+
+class AlreadyRunning(LoopcapError):
+    """Another loopcap instance of this user is running."""

@@ -3,9 +3,9 @@
 This is the only module that starts ffmpeg. Which binary is used:
 
 1. ``LOOPCAP_FFMPEG`` when set (an error if it is not a working ffmpeg);
-2. otherwise the first working one in :data:`PREFERENCE` (``bench/bench_ffmpeg_choice.py``
-   measured the bundled build converting voice notes to MP3 faster than Debian's, so it comes
-   first; both have every encoder loopcap uses);
+2. otherwise the first working one in :data:`PREFERENCE` (the bundled build, measured converting
+   voice notes to MP3 faster than Debian's in ``python -m bench convert``, comes first; both
+   have every encoder loopcap uses);
 3. none found: :class:`FfmpegError` saying how to get one.
 """
 
@@ -206,12 +206,12 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def compile_args(stream: Any, *, overwrite: bool = True) -> list[str]:
+def compile_args(stream: Any, *, overwrite: bool = True, loglevel: str = "error") -> list[str]:
     """The full command line of an ffmpeg-python stream, run with the located binary."""
     info = locate_ffmpeg()
     args: list[str] = stream.compile(cmd=info.path, overwrite_output=overwrite)
     # Quiet, non-interactive: no banner, no reading of our stdin unless a pipe is the input.
-    return [args[0], "-hide_banner", "-nostdin", "-loglevel", "error", *args[1:]]
+    return [args[0], "-hide_banner", "-nostdin", "-loglevel", loglevel, *args[1:]]
 
 
 def run(
@@ -312,8 +312,8 @@ def media_duration(path: Path) -> float:
     """Duration in seconds of any file ffmpeg reads, by decoding it (no ffprobe needed)."""
     import ffmpeg as ffmpeg_python
 
-    args = compile_args(ffmpeg_python.input(str(path)).output("-", f="null"))
-    args = [a if a != "error" else "info" for a in args]
+    # The progress lines that carry the time are printed at the "info" level.
+    args = compile_args(ffmpeg_python.input(str(path)).output("-", f="null"), loglevel="info")
     result = subprocess.run(
         args, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
     )
@@ -328,3 +328,47 @@ def media_duration(path: Path) -> float:
 
 def version_line(info: FfmpegInfo) -> str:
     return f"ffmpeg {info.version} ({info.origin}: {info.path})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The final mux of a screen recording
+
+
+def mux(
+    video: Path,
+    target: Path,
+    *,
+    container: str,
+    offset_s: float,
+    duration_s: float,
+    audio: Path | None = None,
+    samplerate: int = 48000,
+    channels: int = 2,
+    aac_kbps: int = 192,
+    cancel: threading.Event | None = None,
+) -> None:
+    """One ffmpeg run: the live video copied, the raw session audio encoded to AAC."""
+    import ffmpeg as ffmpeg_python
+
+    video_options: dict[str, Any] = {"itsoffset": f"{offset_s:.6f}"} if offset_s > 0 else {}
+    streams = [ffmpeg_python.input(str(video), **video_options)["v"]]
+    options: dict[str, Any] = {
+        "vcodec": "copy",
+        "t": f"{duration_s:.6f}",
+        "map_metadata": -1,
+    }
+    if audio is not None:
+        locate_ffmpeg().require_encoder("aac")
+        streams.append(
+            ffmpeg_python.input(str(audio), f=PCM_FORMAT, ar=samplerate, ac=channels)["a"]
+        )
+        options.update({"acodec": "aac", "b:a": f"{aac_kbps}k"})
+    if container == "mkv":
+        options["f"] = "matroska"
+    else:
+        options.update({"f": "mp4", "movflags": "+faststart"})
+    run(
+        ffmpeg_python.output(*streams, str(target), **options),
+        what=f"saving {target.name}",
+        cancel=cancel,
+    )

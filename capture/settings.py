@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from capture.errors import LoopcapError
+from capture.errors import SettingsError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,10 +29,6 @@ VIDEO_FORMATS = ("mp4", "mkv")
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 )  # fmt: skip
-
-
-class SettingsError(LoopcapError):
-    """A settings file or value that loopcap cannot use."""
 
 
 def _limits(

@@ -1,7 +1,7 @@
 """A desktop on a headless machine: a private PulseAudio with a virtual speaker, and Xvfb.
 
 Used by the tests' fixtures, the benchmarks and ``make demo``. Everything started here is
-stopped by its PID. Recipes and pitfalls: HEADLESS.md in the design notes.
+stopped by its PID.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from capture.convert import (
+from capture.batch.convert import (
     ConversionJob,
     ConversionResult,
     Mp3Options,
@@ -261,7 +261,7 @@ def test_help_does_not_import_heavy_modules(tmp_path: Path) -> None:
 
 
 def test_atomic_output_removes_temp_on_error(tmp_path: Path) -> None:
-    from capture.atomic import atomic_output
+    from capture.recording.atomic import atomic_output
 
     target = tmp_path / "x.mp3"
     with pytest.raises(RuntimeError), atomic_output(target) as temp:

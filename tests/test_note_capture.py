@@ -12,8 +12,8 @@ import numpy.typing as npt
 import pytest
 
 from capture.events import Event, NoteArmed, NoteSaved, NoteStarted, NoteTimedOut
-from capture.listening import ClipFormat
-from capture.recorder import Recorder
+from capture.notes.service import ClipFormat
+from capture.recording.recorder import Recorder
 from capture.settings import NoteSettings, Settings
 from tests.conftest import Loopcap, assert_one_clear_line
 from tests.rig import PulseRig, best_alignment, decode_to_array, read_wav, speech_wav, write_wav

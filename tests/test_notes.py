@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.notes import (
+from capture.errors import NoteSettingsError, SettingsError
+from capture.notes.detector import (
     SILENCE_DB,
     CatchArmed,
     CatchPlanner,
@@ -22,12 +23,11 @@ from capture.notes import (
     NoteDetector,
     NoteEnded,
     NoteEvent,
-    NoteSettingsError,
     NoteStarted,
     levels_db,
 )
-from capture.replay import ReplayRing
-from capture.settings import NoteSettings, SettingsError, settings_from_dict
+from capture.notes.ring import ReplayRing
+from capture.settings import NoteSettings, settings_from_dict
 
 # Level-sequence tests run on a 1 kHz clock: one 20 ms window is 20 frames, timing stays exact.
 LEVEL_RATE = 1000

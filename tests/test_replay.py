@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.replay import ReplayRing
+from capture.notes.ring import ReplayRing
 from capture.settings import ReplaySettings
 
 RATE = 1000  # small rates keep the arrays tiny; the ring only counts frames

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capture.errors import ScreenSourceError, UsageError
+from capture.recording.video import AudioClock, FramePacer, WallClock, Write
 from capture.screen import Region, Window, match_window
 from capture.screen._macos import window_from_info, windows_from_infos
 from capture.screen._windows import region_from_rect, visible_windows
-from capture.video import AudioClock, FramePacer, WallClock, Write
 
 # -- regions and windows --------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from capture.session import RecordingSession, interrupted_sessions, recover
+from capture.recording.session import RecordingSession, interrupted_sessions, recover
 from tests.rig import ffprobe, read_wav, tone
 
 

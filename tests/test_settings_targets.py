@@ -13,21 +13,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capture.atomic import publish, temp_path_for, write_atomically
 from capture.audio._coreaudio import CoreAudioLoopback, is_loopback_device
 from capture.audio._native import native_backend
 from capture.audio._pulse import PulseLoopback
 from capture.audio._wasapi import WasapiLoopback
-from capture.errors import AudioSourceError, FfmpegError, OutputError, UsageError
+from capture.cli import error_line
+from capture.errors import AudioSourceError, FfmpegError, OutputError, SettingsError, UsageError
+from capture.recording.atomic import publish, temp_path_for, write_atomically
+from capture.recording.targets import resolve_output
 from capture.settings import (
     AUDIO_FORMATS,
     Settings,
-    SettingsError,
     load_settings,
     settings_from_dict,
     write_default_settings,
 )
-from capture.targets import resolve_output
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,8 +127,10 @@ def test_format_from_extension_or_flag(tmp_path: Path) -> None:
 def test_existing_file_is_not_overwritten_unless_asked(tmp_path: Path) -> None:
     existing = tmp_path / "keep.mp3"
     existing.write_bytes(b"precious")
-    with pytest.raises(OutputError, match="already exists; pass --overwrite"):
+    with pytest.raises(OutputError, match="already exists; choose another name") as caught:
         resolve(str(existing), None, tmp_path)
+    assert "--" not in str(caught.value)  # the library names no flags; the CLI adds its own
+    assert error_line(caught.value).endswith("(--overwrite replaces it)")
     assert resolve(str(existing), None, tmp_path, overwrite=True)[0] == existing
 
 

@@ -15,15 +15,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from capture.batch.whatsapp.archive import member_name
+from capture.batch.whatsapp.chat import chat_name_from, guess_date_order, parse_chat
+from capture.batch.whatsapp.names import parse_note_name, safe_name_part
 from capture.tags import read_tags
-from capture.whatsapp import (
-    chat_name_from,
-    guess_date_order,
-    member_name,
-    parse_chat,
-    parse_note_name,
-    safe_name_part,
-)
 from tests._voice_notes import duration, make_notes, packet_hashes, require_tools, run_cli
 
 LRM = "\u200e"

@@ -1,4 +1,4 @@
-"""The tray icon: a thin client of :class:`capture.service.LoopcapService`.
+"""The tray icon: a thin client of :class:`capture.service.instance.LoopcapService`.
 
 pystray's ``Icon.run()`` owns the main thread; the service's events arrive on its worker threads
 and are turned into pystray calls (``icon.icon``, ``icon.title``, ``update_menu()``, ``notify()``),
@@ -39,7 +39,7 @@ from tray.icons import load_images
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from capture.service import LoopcapService
+    from capture.service.instance import LoopcapService
 
 log = logging.getLogger(__name__)
 

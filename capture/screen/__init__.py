@@ -3,7 +3,7 @@
 ``ScreenSource`` is the public way in. It grabs on a thread of its own, paced to the frame rate
 on the monotonic clock, and hands out :class:`Frame` values (BGRA pixels and the instant they
 were grabbed). What happens to them next (placing them on the audio clock, encoding) is
-``capture.video``'s job.
+``capture.recording.video``'s job.
 
 Finding windows by title is platform work: one private module per platform (``_x11``,
 ``_windows``, ``_macos``), chosen in :func:`_window_backend` and nowhere else.
@@ -134,7 +134,7 @@ def match_window(windows: list[Window], title: str) -> Window:
     """The window whose title contains ``title`` (case-insensitive); an exact match wins."""
     wanted = title.casefold().strip()
     if not wanted:
-        raise ScreenSourceError("give part of a window's title to --window")
+        raise ScreenSourceError("give part of a window's title", option="window")
     exact = [w for w in windows if w.title.casefold() == wanted]
     partial = [w for w in windows if wanted in w.title.casefold()]
     if exact or partial:

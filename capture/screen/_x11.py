@@ -27,14 +27,16 @@ def _open_display() -> Any:
         )
         raise ScreenSourceError(
             f"no X display: DISPLAY is not set{hint}; run loopcap inside a desktop session "
-            "or record with --audio-only"
+            "or record the sound only",
+            option="audio_only",
         )
     try:
         return xdisplay.Display(name)
     except (xerror.DisplayError, OSError) as exc:
         raise ScreenSourceError(
             f"cannot open the X display {name!r} ({exc}); is the desktop running and "
-            "DISPLAY right? Record with --audio-only otherwise"
+            "DISPLAY right? Record the sound only otherwise",
+            option="audio_only",
         ) from exc
 
 

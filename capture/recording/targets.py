@@ -1,6 +1,6 @@
 """Where new recordings go: choosing names and checking folders before anything is recorded.
 
-Writing the finished file (temporary name, then rename) is :mod:`capture.atomic`'s job.
+Writing the finished file (temporary name, then rename) is :mod:`capture.recording.atomic`'s job.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 
-from capture.atomic import unique_path
 from capture.errors import OutputError, UsageError
+from capture.recording.atomic import unique_path
 
 
 def check_writable_folder(folder: Path, *, create: bool = False) -> None:
@@ -73,7 +73,7 @@ def resolve_output(
         if name is None:
             target = unique_path(target)
         elif not overwrite:
-            raise OutputError(f"{target} already exists; pass --overwrite or choose another name")
+            raise OutputError(f"{target} already exists; choose another name", option="overwrite")
     return target, fmt
 
 
@@ -85,13 +85,15 @@ def _named_target(
     if extension in formats:
         if fmt is not None and fmt != extension:
             raise UsageError(
-                f"--format {fmt} does not match the file name {name.name}; use one of them"
+                f"the format {fmt} does not match the file name {name.name}; use one of them",
+                option="format",
             )
         fmt = extension
     elif extension and fmt is None:
         raise UsageError(
             f"unknown format '.{extension}' of {name.name}; use one of "
-            f"{', '.join(formats)} or pass --format"
+            f"{', '.join(formats)} or name the format",
+            option="format",
         )
     fmt = fmt or default_format
     if name.suffix.lower() == f".{fmt}":

@@ -1,9 +1,12 @@
-"""The ``loopcap`` command.
+"""The ``loopcap`` command: every subcommand, its arguments, what it shows and its exit code.
 
-Each command lives with the code it drives and registers itself here through a
-``register_cli(subparsers)`` function that adds its parser and sets ``handler``. Modules named in
-:data:`COMMAND_MODULES` must import only the standard library and light loopcap modules at their
-top level: ``loopcap --help`` must not load numpy, soundcard or mss.
+One module per command family registers its commands through ``register_cli(subparsers)``, which
+adds the parsers and sets ``handler``. The library below (the rest of ``capture``) takes typed
+parameters, returns values and raises :class:`~capture.errors.LoopcapError`; this package turns
+those into lines on stdout/stderr and exit codes, adding the flag that would fix an error.
+
+Modules named in :data:`COMMAND_MODULES` import only the standard library and light loopcap
+modules at their top level: ``loopcap --help`` must not load numpy, soundcard, mss or rich.
 """
 
 from __future__ import annotations
@@ -20,12 +23,30 @@ from capture.errors import LoopcapError
 
 #: Modules that add commands, in the order they appear in ``loopcap --help``.
 COMMAND_MODULES = (
-    "capture.commands",
-    "capture.ctl",
-    "tray.commands",
-    "capture.convert",
-    "capture.whatsapp",
+    "capture.cli.record",
+    "capture.cli.note",
+    "capture.cli.system",
+    "capture.cli.service",
+    "capture.cli.tray",
+    "capture.cli.batch",
 )
+
+#: What to add to an error whose fix is a flag (:attr:`LoopcapError.option`).
+FLAG_HINTS = {
+    "overwrite": "--overwrite replaces it",
+    "format": "see --format",
+    "bitrate": "--bitrate",
+    "to": "--to",
+    "window": "--window TITLE",
+    "audio_only": "--audio-only records the sound only",
+}
+
+
+def error_line(exc: LoopcapError) -> str:
+    """The one line ``loopcap`` prints for an error, with the flag that would fix it."""
+    hint = FLAG_HINTS.get(exc.option or "")
+    return f"loopcap: {exc} ({hint})" if hint else f"loopcap: {exc}"
+
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -73,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except LoopcapError as exc:
-        print(f"loopcap: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("loopcap: interrupted", file=sys.stderr)

@@ -40,7 +40,7 @@ def run_tray(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        from capture.ctl import run_listen
+        from capture.cli.service import run_listen
 
         return run_listen(args)
     return _run_with_icon(args)
@@ -50,7 +50,7 @@ def _run_with_icon(args: argparse.Namespace) -> int:
     import threading
     from pathlib import Path
 
-    from capture.service import LoopcapService
+    from capture.service.instance import LoopcapService
     from tray.app import TrayApp
 
     service = LoopcapService()

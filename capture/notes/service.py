@@ -53,8 +53,8 @@ def save_clip(
     """Encode int16 frames into ``target`` (temporary name, tags, rename); return the file."""
     import ffmpeg as ffmpeg_python
 
-    from capture.atomic import write_atomically
     from capture.ffmpeg import audio_format, open_pipe
+    from capture.recording.atomic import write_atomically
     from capture.tags import Tags, write_tags
 
     output = settings.output
@@ -95,8 +95,8 @@ class NoteService:
         frame_time: Callable[[int], datetime],
         save_every_note: bool = False,
     ) -> None:
-        from capture.notes import CatchPlanner, NoteDetector
-        from capture.replay import ReplayRing
+        from capture.notes.detector import CatchPlanner, NoteDetector
+        from capture.notes.ring import ReplayRing
 
         self.settings = settings
         self.samplerate = samplerate
@@ -116,7 +116,7 @@ class NoteService:
     # -- the pump thread -----------------------------------------------------------------------
 
     def on_block(self, block: AudioBlock) -> None:
-        from capture.notes import (
+        from capture.notes.detector import (
             CatchArmed,
             CatchReady,
             CatchTimedOut,
@@ -148,7 +148,7 @@ class NoteService:
 
     def finish(self) -> None:
         """Listening stopped: a note still sounding is complete as far as it went; save it."""
-        from capture.notes import CatchState, NoteEnded
+        from capture.notes.detector import CatchState, NoteEnded
 
         for event in self.detector.finish():
             if isinstance(event, NoteEnded) and (

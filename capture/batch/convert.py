@@ -12,12 +12,10 @@ Library use::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import enum
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,14 +24,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from capture.atomic import DiskFullError, atomic_output, is_part_file
-from capture.errors import FfmpegError, LoopcapError, OutputError, UsageError
+from capture.batch.whatsapp.names import parse_note_name
+from capture.errors import DiskFullError, FfmpegError, LoopcapError, OutputError, UsageError
+from capture.recording.atomic import atomic_output, is_part_file, output_error
 from capture.tags import Tags
-
-if TYPE_CHECKING:
-    from capture.cli import Subparsers
 
 #: ffmpeg's words for a full disk, whatever the output.
 _NO_SPACE = "No space left on device"
@@ -113,8 +109,6 @@ def mp3_command(source: Path, target: Path, options: Mp3Options) -> Any:
 
 def default_tags(source: Path) -> Tags:
     """Title from the file name; date from a WhatsApp-style name, else the file's time."""
-    from capture.whatsapp import parse_note_name
-
     named = parse_note_name(source.name)
     if named is not None:
         date = (
@@ -156,12 +150,10 @@ def convert_to_mp3(
     if not source.is_file():
         raise FfmpegError(f"{source}: not a file")
     if target.exists() and not overwrite:
-        raise OutputError(f"{target}: already exists (use --overwrite to replace it)")
+        raise OutputError(f"{target}: already exists", option="overwrite")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from capture.atomic import output_error
-
         raise output_error(target, exc) from exc
     with atomic_output(target, overwrite=overwrite) as temp:
         try:
@@ -178,8 +170,6 @@ def convert_to_mp3(
         try:
             write_tags(temp, tags if tags is not None else default_tags(source))
         except OSError as exc:
-            from capture.atomic import output_error
-
             raise output_error(target, exc) from exc
         if cancel is not None and cancel.is_set():
             raise FfmpegError(f"{source}: cancelled")
@@ -326,175 +316,11 @@ def plan_conversions(
 
 
 def parse_bitrate(text: str) -> int:
-    """``"128k"`` or ``"128"`` → 128, if MP3 has that bitrate."""
+    """``"128k"`` or ``"128"`` → 128, if MP3 has that bitrate (else UsageError)."""
     match = _BITRATE.match(text.strip())
     if not match or int(match.group(1)) not in MP3_BITRATES_KBPS:
         rates = ", ".join(f"{r}k" for r in MP3_BITRATES_KBPS)
-        raise UsageError(f"--bitrate {text}: MP3 bitrates are {rates}")
-    return int(match.group(1))
-
-
-# ---------------------------------------------------------------------------------------------
-# Showing progress
-
-
-class BatchDisplay:
-    """A rich progress bar on a terminal; one plain line per file when output is piped."""
-
-    def __init__(self, total: int, *, verb: str = "converting") -> None:
-        self._total = total
-        self._progress: Any = None
-        self._task: Any = None
-        if sys.stdout.isatty() and total > 0:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn(f"{verb}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                transient=True,
-            )
-            self._task = self._progress.add_task(verb, total=total)
-            self._progress.start()
-
-    def line(self, text: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(text, markup=False, highlight=False)
-        else:
-            print(text, flush=True)
-
-    def result(self, result: ConversionResult) -> None:
-        self.line(describe(result))
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-    def __enter__(self) -> BatchDisplay:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def describe(result: ConversionResult) -> str:
-    job = result.job
-    if result.outcome is Outcome.CONVERTED:
-        return f"✓ {job.source} → {job.target.name} ({result.seconds:.1f} s)"
-    if result.outcome is Outcome.SKIPPED:
-        return f"- {job.source}: skipped, {result.reason}"
-    if result.outcome is Outcome.CANCELLED:
-        return f"✗ {job.source}: cancelled"
-    return f"✗ {job.source}: {short_reason(result)}"
-
-
-def short_reason(result: ConversionResult) -> str:
-    """The reason without the file name the error message starts with (it is printed anyway)."""
-    prefix = f"{result.job.source}: "
-    return result.reason[len(prefix) :] if result.reason.startswith(prefix) else result.reason
-
-
-def summary_lines(report: BatchReport, *, noun: str = "converted") -> list[str]:
-    done = len(report.with_outcome(Outcome.CONVERTED))
-    skipped = len(report.with_outcome(Outcome.SKIPPED))
-    failed = report.with_outcome(Outcome.FAILED)
-    cancelled = len(report.with_outcome(Outcome.CANCELLED))
-    head = f"{done} {noun}, {skipped} skipped, {len(failed)} failed"
-    if cancelled:
-        head += f", {cancelled} not done"
-    lines = [head]
-    if failed:
-        lines.append("failed:")
-        lines.extend(f"  {r.job.source}: {short_reason(r)}" for r in failed)
-    return lines
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
-def register_cli(subparsers: Subparsers) -> None:
-    parser = subparsers.add_parser(
-        "convert",
-        help="convert recordings and voice notes to MP3",
-        description=(
-            "Convert audio or video files (opus, ogg, m4a, wav, flac, mp3, mp4, mkv, webm, …) to "
-            "tagged MP3s, several at once. Outputs go next to each input unless --out is given; "
-            "existing outputs are kept unless --overwrite. Exit code 0 when all converted, 1 when "
-            "some failed, 2 for usage errors."
-        ),
-    )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="write the MP3s under DIR")
-    parser.add_argument(
-        "--jobs", type=int, metavar="N", help="files converted at once (default: one per core)"
-    )
-    quality = parser.add_mutually_exclusive_group()
-    quality.add_argument(
-        "--quality",
-        type=int,
-        choices=range(10),
-        metavar="0-9",
-        help="LAME VBR quality, 0 best … 9 smallest (default from settings: 2)",
-    )
-    quality.add_argument("--bitrate", metavar="RATE", help="constant bitrate instead, e.g. 128k")
-    parser.add_argument(
-        "--normalize", action="store_true", help="even out loudness (EBU R128, -16 LUFS)"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing MP3s")
-    parser.add_argument(
-        "-r", "--recursive", action="store_true", help="also convert files in sub-folders"
-    )
-    parser.set_defaults(handler=_run_cli)
-
-
-def options_from(args: argparse.Namespace) -> tuple[Mp3Options, int]:
-    """Encoding options and worker count from the command line over the settings file."""
-    from capture.settings import load_settings
-
-    settings = load_settings().convert
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    workers = args.jobs or settings.jobs or default_jobs()
-    options = Mp3Options(
-        quality=settings.mp3_quality if args.quality is None else args.quality,
-        bitrate_kbps=parse_bitrate(args.bitrate) if args.bitrate else None,
-        normalize=args.normalize or settings.normalize,
-        loudness_lufs=settings.loudness_lufs,
-    )
-    return options, workers
-
-
-def _run_cli(args: argparse.Namespace) -> int:
-    options, workers = options_from(args)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out {args.out}: not a folder")
-    jobs, skipped = plan_conversions(args.paths, out_dir=args.out, recursive=args.recursive)
-    if not jobs and not skipped:
-        raise UsageError("no files to convert in " + ", ".join(map(str, args.paths)))
-    with BatchDisplay(len(jobs)) as display:
-        for result in skipped:
-            display.line(describe(result))
-        report = convert_batch(
-            jobs,
-            options=options,
-            overwrite=args.overwrite,
-            workers=workers,
-            on_result=display.result,
+        raise UsageError(
+            f"'{text}' is not an MP3 bitrate; MP3 bitrates are {rates}", option="bitrate"
         )
-    report = BatchReport(tuple(skipped) + report.results, report.disk_full)
-    for line in summary_lines(report):
-        print(line)
-    if report.disk_full:
-        raise DiskFullError(f"stopped: {report.disk_full}")
-    return 0 if report.all_ok else 1
+    return int(match.group(1))

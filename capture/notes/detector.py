@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from capture.errors import LoopcapError
+from capture.errors import NoteSettingsError
 from capture.settings import NoteSettings
 
 #: The level given to digital silence (and the lowest any level reads).
@@ -46,10 +46,6 @@ _FULL_SCALE = 32768.0
 # The noise floor is tracked on a histogram of levels at this resolution: exact, O(1) per window.
 _FLOOR_BIN_DB = 0.5
 _FLOOR_BINS = int(-SILENCE_DB / _FLOOR_BIN_DB) + 1
-
-
-class NoteSettingsError(LoopcapError):
-    """Note settings that are each in range but do not work together."""
 
 
 def levels_db(frames: npt.NDArray[np.int16], window_frames: int) -> npt.NDArray[np.float64]:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from capture.control import ControlServer, Endpoint, InstanceLock
 from capture.errors import LoopcapError, UsageError
 from capture.events import Event, NoteArmed, NoteSaved, NoteStarted, NoteTimedOut, RecordingSaved
-from capture.hotkeys import Hotkeys, HotkeyStatus
-from capture.recorder import Recorder
+from capture.recording.recorder import Recorder
+from capture.service.control import ControlServer, Endpoint, InstanceLock
+from capture.service.hotkeys import Hotkeys, HotkeyStatus
 from capture.settings import AUDIO_FORMATS, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ class LoopcapService:
         return self.recorder.recording_target is not None
 
     def start_recording(self, *, screen: bool = False, fmt: str | None = None) -> Path:
+        from capture.recording.targets import resolve_output
         from capture.settings import VIDEO_FORMATS, output_folder
-        from capture.targets import resolve_output
 
         target, fmt = resolve_output(
             None,

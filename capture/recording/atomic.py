@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from capture.errors import OutputError
+from capture.errors import DiskFullError, OutputError
 
 PART_SUFFIX = ".part"
 
@@ -28,10 +28,6 @@ def _creation_mode() -> int:
 
 
 _FILE_MODE = _creation_mode()
-
-
-class DiskFullError(OutputError):
-    """The disk (or quota) holding an output is full."""
 
 
 def is_part_file(path: Path) -> bool:
@@ -83,14 +79,10 @@ def publish(temp: Path, target: Path, *, overwrite: bool, keep_both: bool = Fals
             except FileExistsError:
                 if keep_both:
                     continue  # taken meanwhile: try the next free name
-                raise OutputError(
-                    f"{target}: already exists (use --overwrite to replace it)"
-                ) from None
+                raise OutputError(f"{target}: already exists", option="overwrite") from None
             except OSError:  # filesystems without hard links (FAT, some network shares)
                 if final.exists():
-                    raise OutputError(
-                        f"{target}: already exists (use --overwrite to replace it)"
-                    ) from None
+                    raise OutputError(f"{target}: already exists", option="overwrite") from None
                 temp.replace(final)
                 return final
             temp.unlink()

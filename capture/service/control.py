@@ -19,19 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from capture.errors import LoopcapError
+from capture.errors import AlreadyRunning, LoopcapError, NotRunning
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
-
-
-class NotRunning(LoopcapError):
-    """No loopcap instance answers on the control channel."""
-
-
-class AlreadyRunning(LoopcapError):
-    """Another loopcap instance of this user is running."""
 
 
 def runtime_dir() -> Path:

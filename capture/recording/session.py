@@ -26,8 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from capture.atomic import write_atomically
 from capture.errors import LoopcapError, OutputError
+from capture.recording.atomic import write_atomically
 
 if TYPE_CHECKING:
     from capture.audio._types import Frames
@@ -242,9 +242,8 @@ class RecordingSession:
 
     def _finalize_screen(self, cancel: threading.Event | None) -> Path:
         """One mux: the live video copied, the audio encoded, temporary name, then rename."""
-        from capture.ffmpeg import media_duration
+        from capture.ffmpeg import media_duration, mux
         from capture.tags import Tags, write_tags
-        from capture.video import mux
 
         manifest = self.manifest
         video = self.folder / manifest.video

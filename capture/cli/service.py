@@ -47,7 +47,7 @@ def register_cli(subparsers: Subparsers) -> None:
 
 
 def run_ctl(args: argparse.Namespace) -> int:
-    from capture.control import send
+    from capture.service.control import send
 
     request: dict[str, Any] = {"cmd": args.action}
     if args.action == "catch-note":
@@ -87,9 +87,9 @@ def _print_status(reply: dict[str, Any]) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from capture.commands import offer_recovery
+    from capture.cli.common import offer_recovery
     from capture.events import NoteFailed, NoteSaved, RecordingFailed, RecordingSaved
-    from capture.service import LoopcapService
+    from capture.service.instance import LoopcapService
 
     service = LoopcapService()
     stop = threading.Event()

@@ -32,10 +32,10 @@ from capture.settings import Settings, sessions_dir
 if TYPE_CHECKING:
     from capture.audio import AudioBlock, LoopbackSource, SourceEvent
     from capture.audio._types import Backend, SourceInfo
-    from capture.listening import ClipFormat, NoteService
+    from capture.notes.service import ClipFormat, NoteService
+    from capture.recording.session import RecordingSession
+    from capture.recording.video import AudioClock, VideoCapture
     from capture.screen import Target
-    from capture.session import RecordingSession
-    from capture.video import AudioClock, VideoCapture
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ class Recorder:
 
     def start_recording(self, target: Path, fmt: str, *, overwrite: bool = False) -> None:
         """Start writing loopback audio to a crash-safe session that becomes ``target``."""
-        from capture.session import RecordingSession
+        from capture.recording.session import RecordingSession
 
         with self._lock:
             if self._recording is not None:
@@ -270,9 +270,9 @@ class Recorder:
     ) -> None:
         """Start recording the screen (monitor, region or window) and, unless ``audio`` is
         False, the loopback audio, whose sample clock the frames are placed on."""
+        from capture.recording.session import RecordingSession
+        from capture.recording.video import LIVE_VIDEO, AudioClock, VideoCapture, WallClock
         from capture.screen import ScreenSource
-        from capture.session import RecordingSession
-        from capture.video import LIVE_VIDEO, AudioClock, VideoCapture, WallClock
 
         with self._lock:
             if self._recording is not None:
@@ -364,7 +364,7 @@ class Recorder:
     # -- the recent past: replay ring and voice notes -----------------------------------------
 
     def default_clip_format(self) -> ClipFormat:
-        from capture.listening import ClipFormat
+        from capture.notes.service import ClipFormat
         from capture.settings import output_folder
 
         output = self.settings.output
@@ -376,8 +376,8 @@ class Recorder:
         self, clips: ClipFormat | None = None, *, save_every_note: bool = False
     ) -> NoteService:
         """Keep the recent past in the replay ring and watch for notes (once; then a no-op)."""
-        from capture.listening import NoteService, wall_clock_mapper
-        from capture.targets import check_writable_folder
+        from capture.notes.service import NoteService, wall_clock_mapper
+        from capture.recording.targets import check_writable_folder
 
         with self._lock:
             if self._notes is not None:

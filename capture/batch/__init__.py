@@ -1,0 +1,1 @@
+"""Files in, files out: batch conversion to MP3 (convert) and WhatsApp voice-note import."""

@@ -1,0 +1,125 @@
+"""Importing voice notes: read the source, plan, convert to MP3 (or tag copies), report."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from capture.batch.convert import (
+    BatchReport,
+    ConversionJob,
+    ConversionResult,
+    Mp3Options,
+    Outcome,
+    convert_batch,
+)
+from capture.batch.whatsapp.archive import (
+    ExportContents,
+    NoteFile,
+    is_audio,
+    read_folder,
+    read_zip_export,
+)
+from capture.batch.whatsapp.plan import ImportPlan, note_tags, plan_import
+from capture.errors import DiskFullError, LoopcapError, UsageError
+from capture.recording.atomic import atomic_output, output_error
+from capture.tags import write_tags
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    batch: BatchReport
+    duplicates: tuple[NoteFile, ...] = ()
+    missing: tuple[str, ...] = ()
+    chats: tuple[str, ...] = field(default=())
+
+
+def _keep_original(
+    jobs: Sequence[ConversionJob],
+    on_result: Callable[[ConversionResult], None] | None,
+    cancel: threading.Event,
+) -> BatchReport:
+    """Copy each note's bytes unchanged, then tag the copy (tags touch only the header)."""
+    results = []
+    for job in jobs:
+        if cancel.is_set():
+            result = ConversionResult(job, Outcome.CANCELLED, "not started")
+        elif job.target.exists():
+            result = ConversionResult(job, Outcome.SKIPPED, f"{job.target.name} already exists")
+        else:
+            try:
+                with atomic_output(job.target) as temp:
+                    try:
+                        shutil.copyfile(job.source, temp)
+                    except OSError as exc:
+                        raise output_error(job.target, exc) from exc
+                    write_tags(temp, job.tags)
+                result = ConversionResult(job, Outcome.CONVERTED)
+            except LoopcapError as exc:
+                result = ConversionResult(job, Outcome.FAILED, str(exc))
+                if isinstance(exc, DiskFullError):
+                    cancel.set()
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return BatchReport(tuple(results))
+
+
+def import_whatsapp(
+    source: Path,
+    out_dir: Path,
+    *,
+    to: str = "mp3",
+    workers: int | None = None,
+    options: Mp3Options | None = None,
+    on_plan: Callable[[ImportPlan], None] | None = None,
+    on_result: Callable[[ConversionResult], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> ImportReport:
+    """Import every distinct voice note of ``source`` (zip, export folder or notes folder).
+
+    Each becomes ``out_dir/YYYY-MM-DD_HH-MM-SS - Sender.mp3``, or with ``to="opus"`` a tagged
+    copy of the original bytes.
+    """
+    if to not in ("mp3", "opus"):
+        raise UsageError(f"cannot import to '{to}'; choose mp3 or opus", option="to")
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(out_dir / "x", exc) from exc
+    cancel = cancel or threading.Event()
+    staging = Path(tempfile.mkdtemp(prefix=".loopcap-import-", dir=out_dir))
+    try:
+        if source.is_dir():
+            contents = read_folder(source)
+        elif source.suffix.lower() == ".zip":
+            contents = read_zip_export(source, staging)
+        elif is_audio(source.name):
+            mtime = datetime.fromtimestamp(source.stat().st_mtime)
+            contents = ExportContents((), (NoteFile(source.name, source, mtime),))
+        else:
+            raise UsageError(f"{source}: not a chat export (.zip), a folder or a voice note")
+        plan = plan_import(contents, extension=".mp3" if to == "mp3" else None)
+        if on_plan is not None:
+            on_plan(plan)
+        jobs = [
+            ConversionJob(p.note.path, out_dir / p.target_name, note_tags(p)) for p in plan.notes
+        ]
+        if to == "mp3":
+            batch = convert_batch(
+                jobs, options=options, workers=workers, cancel=cancel, on_result=on_result
+            )
+        else:
+            batch = _keep_original(jobs, on_result, cancel)
+        return ImportReport(
+            batch, plan.duplicates, plan.missing, tuple(c.name for c in contents.chats)
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,76 @@
+"""What the commands share: signal handling, argument types, settings with command-line changes,
+the word about interrupted recordings."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import IO, Any
+
+from capture.settings import Settings, load_settings, sessions_dir
+
+
+class StopSignal:
+    """Ctrl+C, SIGINT and SIGTERM ask the recording to stop (and finalize), not to die."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, lambda *_: self.event.set())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < value <= 7 * 24 * 3600:
+        raise argparse.ArgumentTypeError(f"{text}: give a duration between 0 and a week")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 or more")
+    return value
+
+
+def settings_with_source(source: str | None) -> Settings:
+    """The settings file's settings, with ``--source`` over ``[audio] source``."""
+    import dataclasses
+
+    settings = load_settings()
+    if source is not None:
+        settings = dataclasses.replace(
+            settings, audio=dataclasses.replace(settings.audio, source=source)
+        )
+    return settings
+
+
+def offer_recovery(out: IO[str] | None = None) -> None:
+    """Tell the user about recordings a crash interrupted (loopcap never drops them silently)."""
+    from capture.recording.session import interrupted_sessions
+
+    found = interrupted_sessions(sessions_dir())
+    for session in found:
+        session.close()
+    if found:
+        print(
+            f"loopcap: {len(found)} interrupted recording(s) found; "
+            "run 'loopcap recover' to save them",
+            file=out or sys.stderr,
+        )

@@ -1,0 +1,1 @@
+"""The running instance: one Recorder always listening, its control socket and global hotkeys."""
