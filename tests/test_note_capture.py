@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from capture.events import Event, NoteArmed, NoteSaved, NoteStarted, NoteTimedOut
+from capture.events import Event, NoteArmed, NoteCatching, NoteSaved, NoteTimedOut
 from capture.notes.service import ClipFormat
 from capture.recording.recorder import Recorder
 from capture.settings import NoteSettings, Settings
@@ -163,8 +163,8 @@ def test_catch_note_in_the_middle_keeps_the_beginning(
     player = pulse.play(clip)
     time.sleep(2.0)
     recorder.catch_note()
-    started = wait_for(events, NoteStarted)
-    assert isinstance(started, NoteStarted) and started.seconds_ago > 1.5
+    started = wait_for(events, NoteCatching)
+    assert isinstance(started, NoteCatching) and started.seconds_ago > 1.5
     saved = wait_for(events, NoteSaved)
     player.wait(timeout=10)
     assert isinstance(saved, NoteSaved) and saved.reason == "playing"

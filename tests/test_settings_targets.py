@@ -19,10 +19,10 @@ from capture.audio._pulse import PulseLoopback
 from capture.audio._wasapi import WasapiLoopback
 from capture.cli import error_line
 from capture.errors import AudioSourceError, FfmpegError, OutputError, SettingsError, UsageError
+from capture.ffmpeg import AUDIO_FORMATS
 from capture.recording.atomic import publish, temp_path_for, write_atomically
 from capture.recording.targets import resolve_output
 from capture.settings import (
-    AUDIO_FORMATS,
     Settings,
     load_settings,
     settings_from_dict,

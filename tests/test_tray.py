@@ -137,7 +137,7 @@ class RunningTray:
     @property
     def pid(self) -> int:
         """The loopcap process itself (dbus-run-session does not pass signals on)."""
-        return int((self.loopcap.runtime / "instance.lock").read_text().strip())
+        return int((self.loopcap.runtime / "instance.pid").read_text().strip())
 
     def wait_stderr(self, text: str, timeout: float = 20) -> None:
         wait_until(lambda: any(text in line for line in self.stderr), timeout, repr(text))
