@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import make_loopcap  # noqa: E402 - after the path is set
+from tests.helpers import make_loopcap  # noqa: E402 - after the path is set
 from tests.rig import pulse_rig, xvfb_rig  # noqa: E402
 from tray.host import _xembed_host  # noqa: E402
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import Loopcap, assert_one_clear_line, make_loopcap
+from tests.helpers import Loopcap, assert_one_clear_line, make_loopcap
 from tests.rig import (
     PulseRig,
     best_alignment,

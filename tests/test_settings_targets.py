@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -237,7 +238,10 @@ def test_located_ffmpeg_reports_version_and_encoders() -> None:
     from capture.ffmpeg import locate_ffmpeg
 
     info = locate_ffmpeg()
-    assert info.version
+    # The version is the one the binary states, and it looks like one (n7.1, 5.1.6-0+deb12u1).
+    said = subprocess.run([info.path, "-version"], capture_output=True, text=True, check=True)
+    assert said.stdout.startswith(f"ffmpeg version {info.version} ")
+    assert re.match(r"n?\d+\.\d+", info.version), info.version
     for encoder in ("libmp3lame", "libopus", "aac", "libx264"):
         assert info.has_encoder(encoder)
     with pytest.raises(FfmpegError, match="has no 'nonexistent_enc' encoder"):
@@ -248,7 +252,8 @@ def test_help_does_not_import_heavy_modules() -> None:
     code = (
         "import sys\nfrom capture.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('numpy', 'soundcard', 'mss', 'cv2', 'rich') if m in sys.modules))"
+        "heavy = ('numpy', 'soundcard', 'mss', 'cv2', 'ffmpeg', 'mutagen', 'rich', 'filelock')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
