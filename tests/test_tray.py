@@ -95,10 +95,10 @@ def tray_desktop(
             )
         try:
             if host is not None:
-                from tray.host import _xembed_host
+                from tray.host import xembed_host
 
                 wait_until(
-                    lambda: _xembed_host(xvfb.display) or host.poll() is not None,
+                    lambda: xembed_host(xvfb.display) or host.poll() is not None,
                     10,
                     "trayer to own the tray",
                 )

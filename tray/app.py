@@ -1,9 +1,11 @@
 """The tray icon: a thin client of :class:`capture.service.instance.LoopcapService`.
 
-pystray's ``Icon.run()`` owns the main thread; the service's events arrive on its worker threads
-and are turned into pystray calls (``icon.icon``, ``icon.title``, ``update_menu()``, ``notify()``),
-which every backend marshals to its own loop. Menu actions never block the tray's loop: anything
-that encodes or may fail runs on a worker and reports back as a notification.
+pystray's ``Icon.run()`` owns the main thread; the service's events arrive on the Recorder's
+event thread and are turned into pystray calls (``icon.icon``, ``icon.title``, ``update_menu()``,
+``notify()``), which every backend marshals to its own loop. What the icon shows (recording or
+not, of which kind, the catch state) is read from the Recorder, never kept here. Menu actions
+never block the tray's loop: anything that encodes or may fail runs on a worker and reports back
+as a notification.
 """
 
 from __future__ import annotations
@@ -289,7 +291,7 @@ class TrayApp:
     # -- state → icon, tooltip, menu -----------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        """From the service's worker threads."""
+        """On the Recorder's event thread."""
         if isinstance(event, NoteSaved | RecordingSaved):
             kind = "Note" if isinstance(event, NoteSaved) else "Recording"
             self._tell(f"{event.path.name} ({duration_label(event.seconds)})", f"{kind} saved")

@@ -24,7 +24,7 @@ def why_no_tray(environ: Mapping[str, str] = os.environ, platform: str = sys.pla
         return ""
     if server == "none":
         return "no display (DISPLAY is not set), so no tray icon"
-    if environ.get("DISPLAY") and _xembed_host(environ["DISPLAY"]):
+    if environ.get("DISPLAY") and xembed_host(environ["DISPLAY"]):
         return ""
     if environ.get("DBUS_SESSION_BUS_ADDRESS") and _sni_watcher():
         return ""
@@ -34,7 +34,7 @@ def why_no_tray(environ: Mapping[str, str] = os.environ, platform: str = sys.pla
     )
 
 
-def _xembed_host(display: str) -> bool:
+def xembed_host(display: str) -> bool:
     try:
         from Xlib import X
         from Xlib import display as xdisplay

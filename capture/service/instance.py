@@ -3,7 +3,9 @@
 ``loopcap tray`` and ``loopcap listen`` both run a LoopcapService: it takes the per-user instance
 lock, keeps the replay ring and note detector going, answers the control channel and the
 global hotkeys. Actions return quickly; whatever takes time (encoding) runs on worker threads,
-and the outcome arrives as an event (:mod:`capture.events`).
+and the outcome arrives as an event (:mod:`capture.events`), on the Recorder's event thread. The
+state and its rules are the Recorder's; the service adds the instance lock, the control channel,
+the hotkeys and the list of recent files.
 """
 
 from __future__ import annotations
