@@ -248,6 +248,17 @@ def test_located_ffmpeg_reports_version_and_encoders() -> None:
         info.require_encoder("nonexistent_enc")
 
 
+def test_media_duration_reads_a_file_named_like_a_log_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from capture.ffmpeg import media_duration
+    from tests.rig import tone, write_wav
+
+    monkeypatch.chdir(tmp_path)
+    write_wav(tmp_path / "error", tone(1.5, 440))
+    assert media_duration(Path("error")) == pytest.approx(1.5, abs=0.05)
+
+
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
         "import sys\nfrom capture.cli import main\n"

@@ -76,47 +76,57 @@ BlockConsumer = Callable[["AudioBlock"], None]
 class _EventDispatcher:
     """Delivers events on one thread of its own, in the order they were emitted."""
 
+    #: How long a flush waits for a subscriber that does not return.
+    FLUSH_TIMEOUT_S = 30.0
+
     def __init__(self, subscribers: list[Callable[[Event], None]]) -> None:
         self._subscribers = subscribers
-        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Event | threading.Event | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
-        with self._start_lock:
+        with self._lock:
             if self._thread is None:
+                self._queue = queue.SimpleQueue()  # each thread drains a queue of its own
                 self._thread = threading.Thread(
-                    target=self._deliver, daemon=True, name="recorder-events"
+                    target=self._deliver, args=(self._queue,), daemon=True, name="recorder-events"
                 )
                 self._thread.start()
-        self._queue.put(event)
+            self._queue.put(event)
 
-    def _deliver(self) -> None:
+    def _deliver(self, events: queue.SimpleQueue[Event | threading.Event | None]) -> None:
         while True:
-            event = self._queue.get()
-            try:
-                if event is None:
-                    return
-                for callback in list(self._subscribers):
-                    try:
-                        callback(event)
-                    except Exception:  # a broken subscriber must not stop the others
-                        log.exception("event subscriber failed on %s", event)
-            finally:
-                self._queue.task_done()
+            event = events.get()
+            if event is None:
+                return
+            if isinstance(event, threading.Event):
+                event.set()  # a flush marker: everything before it is delivered
+                continue
+            for callback in list(self._subscribers):
+                try:
+                    callback(event)
+                except Exception:  # a broken subscriber must not stop the others
+                    log.exception("event subscriber failed on %s", event)
 
     def flush(self) -> None:
         """Return once every event emitted so far is delivered (at once on the event thread)."""
-        if self._thread is not None and threading.current_thread() is not self._thread:
-            self._queue.join()
+        marker = threading.Event()
+        with self._lock:
+            if self._thread is None or self._thread is threading.current_thread():
+                return
+            self._queue.put(marker)
+        if not marker.wait(self.FLUSH_TIMEOUT_S):
+            log.warning("an event subscriber is taking more than %.0f s", self.FLUSH_TIMEOUT_S)
 
     def close(self) -> None:
         """Deliver what is queued, then end the thread (a later event starts a new one)."""
-        with self._start_lock:
+        with self._lock:
             thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)
         if thread is not None and thread is not threading.current_thread():
-            self._queue.put(None)
-            thread.join(timeout=10)
+            thread.join(timeout=self.FLUSH_TIMEOUT_S)
 
 
 class _ActiveRecording:
