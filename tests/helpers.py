@@ -105,6 +105,16 @@ class Loopcap:
             cwd=ROOT,
         )
 
+    def wait_until_recording(self, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+        """Until ``proc`` (a ``loopcap record``) has written its first audio to its session:
+        a loaded machine may take seconds to start it, and what plays before is not recorded."""
+
+        def recording() -> bool:
+            assert proc.poll() is None, f"loopcap exited early: {proc.communicate()[1]}"
+            return any(p.stat().st_size > 0 for p in self.sessions.glob("*/audio.pcm"))
+
+        wait_until(recording, timeout, "the recording to start")
+
     def status(self) -> dict[str, Any]:
         """``loopcap ctl status --json`` of the running instance, parsed."""
         result = self.run("ctl", "status", "--json", timeout=30)

@@ -222,9 +222,10 @@ def test_kill_9_then_recover_gives_a_playable_mp4_with_both_streams(
     sound = write_wav(tmp_path / "tone.wav", tone(8.0, 330))
     output = tmp_path / "killed.mp4"
     proc = loopcap.start("record", "--fps", "15", "-o", str(output), env=desktop.env)
+    loopcap.wait_until_recording(proc)
     player = pulse.play(sound)
     recorded_for = 5.0
-    time.sleep(recorded_for + 0.5)  # ~0.5 s of start-up
+    time.sleep(recorded_for)
     # The harshest case: loopcap and its live ffmpeg die at once, nothing gets to finish a file.
     children = [
         int(pid)
@@ -317,7 +318,8 @@ def test_flash_and_beep_stay_within_40_ms_of_each_other(
         proc = loopcap.start(
             "record", "--fps", str(fps), "--duration", "6", "-o", str(output), env=desktop.env
         )
-        time.sleep(1.0)
+        loopcap.wait_until_recording(proc)
+        time.sleep(0.5)
         players = []
         for _ in range(4):
             window.send("flash")

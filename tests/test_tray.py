@@ -140,6 +140,7 @@ def running_tray(loopcap: Loopcap, desk: TrayDesktop, *args: str) -> Iterator[Ru
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        start_new_session=True,  # its group (dbus-daemon, dunst, loopcap) can be stopped at once
     )
     tray = RunningTray(proc, loopcap)
     out, err = proc.stdout, proc.stderr
@@ -152,7 +153,11 @@ def running_tray(loopcap: Loopcap, desk: TrayDesktop, *args: str) -> Iterator[Ru
     def read_stderr() -> None:
         tray.stderr.extend(err)
 
-    readers = [threading.Thread(target=read_stdout), threading.Thread(target=read_stderr)]
+    # Daemons: a child that outlives the test keeps the pipes open, and must not keep pytest.
+    readers = [
+        threading.Thread(target=read_stdout, daemon=True),
+        threading.Thread(target=read_stderr, daemon=True),
+    ]
     for reader in readers:
         reader.start()
     pid = None
@@ -173,6 +178,8 @@ def running_tray(loopcap: Loopcap, desk: TrayDesktop, *args: str) -> Iterator[Ru
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the group this test started, by its id
             stop_process(proc, timeout=10)
             raise
         for reader in readers:

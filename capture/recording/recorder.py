@@ -487,6 +487,8 @@ class Recorder:
             if recording.video is not None:
                 recording.video.stop(frames_wanted / self.samplerate)
             session = recording.session
+            # Audio that came before a late stop (a set duration reached while busy) is not kept.
+            recording.written = min(recording.written, frames_wanted)
             session.mark_stopped(recording.written)
             with self._lock:
                 self._recording = None
