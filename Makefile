@@ -3,20 +3,36 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test lint demo bench system-packages clean
+.PHONY: run test lint demo bench system-packages run-packages clean
 
+# Everything: loopcap, the tray menu's PyGObject, the test and lint tools.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,gtk]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
+# What running needs: loopcap, and PyGObject for the tray menu when it can be built.
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@$(BIN)/pip install -q -e '.[gtk]' || echo "loopcap: PyGObject could not be built, so the \
+	tray has no menu (a left click still catches a note); 'loopcap doctor' says how to get it" >&2
+	touch $(RUN_STAMP)
+
+# The test rig (PulseAudio, Xvfb, a tray host, ...): for make test, demo and bench only.
 system-packages:
 	@bash .ci/system-packages
 
+# Only what running loopcap on a desktop needs; never a sound server or a display.
+run-packages:
+	@bash .ci/run-packages
+
 # The main program: the tray icon (menu, hotkeys, loopcap ctl) until Quit or Ctrl+C.
-run: system-packages $(STAMP)
+run: run-packages $(RUN_STAMP)
 	$(BIN)/loopcap tray
 
 lint: $(STAMP)

@@ -22,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capture.notes.detector import NoteDetector, NoteEnded, levels_db
+from capture.levels import levels_db
+from capture.notes.detector import NoteDetector, NoteEnded
 from capture.notes.ring import ReplayRing
 from capture.settings import NoteSettings
 

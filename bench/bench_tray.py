@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import make_loopcap  # noqa: E402 - after the path is set
+from tests.helpers import make_loopcap  # noqa: E402 - after the path is set
 from tests.rig import pulse_rig, xvfb_rig  # noqa: E402
-from tray.host import _xembed_host  # noqa: E402
+from tray.host import xembed_host  # noqa: E402
 
 WIDTH, HEIGHT, TRAY_HEIGHT = 800, 600, 32
 IDLE_GREY = np.array((128, 134, 140))  # assets/make_icons.py
@@ -132,7 +132,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            while not _xembed_host(xvfb.display):
+            while not xembed_host(xvfb.display):
                 time.sleep(0.05)
             python = timed([sys.executable, "-c", "pass"], env, args.runs)
             help_time = timed([sys.executable, "-m", "capture", "--help"], env, args.runs)

@@ -87,12 +87,13 @@ def _audio_server_fix() -> str:
 
 
 def check_display() -> list[Check]:
-    if sys.platform.startswith("win") or sys.platform == "darwin":
+    from capture.desktop import display_server, x11_extensions
+
+    server = display_server()
+    if server == "native":
         return [Check("display", True, "native desktop", required=False)]
-    wayland = os.environ.get("WAYLAND_DISPLAY")
-    x11 = os.environ.get("DISPLAY")
-    session = os.environ.get("XDG_SESSION_TYPE", "")
-    if wayland or session == "wayland":
+    x11 = os.environ.get("DISPLAY", "")
+    if server == "wayland":
         detail = "Wayland: screen capture and global hotkeys of X11 programs are blocked"
         if x11:
             detail += f" (XWayland on {x11} shows only X11 windows)"
@@ -106,7 +107,7 @@ def check_display() -> list[Check]:
                 required=False,
             )
         ]
-    if not x11:
+    if server == "none":
         return [
             Check(
                 "display server",
@@ -117,18 +118,12 @@ def check_display() -> list[Check]:
             )
         ]
     try:
-        from Xlib import display as xdisplay
-        from Xlib.error import DisplayError
-
-        try:
-            conn = xdisplay.Display(x11)
-        except DisplayError as exc:
-            return [
-                Check("display server", False, f"X11 {x11}: {exc}", "check DISPLAY", required=False)
-            ]
-        extensions = set(conn.list_extensions())
-        conn.close()
-    except ImportError:
+        extensions = x11_extensions(x11)
+    except ConnectionError as exc:
+        return [
+            Check("display server", False, f"X11 {x11}: {exc}", "check DISPLAY", required=False)
+        ]
+    if extensions is None:
         return [Check("display server", True, f"X11 on {x11}", required=False)]
     checks = [Check("display server", True, f"X11 on {x11}", required=False)]
     checks.append(

@@ -1,4 +1,5 @@
-"""What the Recorder tells its front ends (CLI, tray, control socket), as plain values."""
+"""What the Recorder tells its clients (CLI, tray, control socket), as plain values, and the
+states it keeps."""
 
 from __future__ import annotations
 
@@ -11,6 +12,21 @@ class State(enum.Enum):
     IDLE = "idle"
     LISTENING = "listening"
     RECORDING = "recording"
+
+
+class RecordingKind(enum.Enum):
+    """What a running recording captures."""
+
+    AUDIO = "audio"
+    SCREEN = "screen"  # the screen, with the sound unless it was left out
+
+
+class CatchState(enum.Enum):
+    """Where a catch-note request stands (the Recorder's, the catch planner's, the one)."""
+
+    IDLE = "idle"
+    ARMED = "armed"  # nothing played; the next note is caught, until the deadline
+    CATCHING = "catching"  # a note is playing; it is saved when it ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +64,7 @@ class NoteArmed:
 
 
 @dataclass(frozen=True, slots=True)
-class NoteStarted:
+class NoteCatching:
     """A note is playing and being caught, from ``seconds_ago`` seconds before now."""
 
     seconds_ago: float
@@ -80,7 +96,7 @@ Event = (
     | RecordingSaved
     | RecordingFailed
     | NoteArmed
-    | NoteStarted
+    | NoteCatching
     | NoteSaved
     | NoteTimedOut
     | NoteFailed

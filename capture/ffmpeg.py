@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from capture.errors import FfmpegError
+from capture.processes import stop_process
 
 #: Encoders loopcap knows how to use, and what each is for.
 ENCODERS_OF_INTEREST = {
@@ -95,7 +96,7 @@ def _probe(path: str, origin: str) -> FfmpegInfo | None:
 
 
 def _probe_cache_path() -> Path:
-    from capture.settings import state_dir
+    from capture.paths import state_dir
 
     return state_dir() / "ffmpeg-probe.json"
 
@@ -179,22 +180,55 @@ class AudioFormat:
     encoder_options: tuple[tuple[str, str], ...] = ()
 
 
+#: Every audio format loopcap writes, by extension: (ffmpeg muxer, encoder). The one table: the
+#: settings and the command line take their choices from :data:`AUDIO_FORMATS`.
+_AUDIO_ENCODERS = {
+    "wav": ("wav", "pcm_s16le"),
+    "flac": ("flac", "flac"),
+    "mp3": ("mp3", "libmp3lame"),
+    "m4a": ("ipod", "aac"),
+    "opus": ("ogg", "libopus"),
+}
+AUDIO_FORMATS = tuple(_AUDIO_ENCODERS)
+#: Screen recordings: H.264 (and AAC) in MP4 or Matroska.
+VIDEO_FORMATS = ("mp4", "mkv")
+#: Encoders every ffmpeg has built in: nothing to check before using them.
+_BUILT_IN_ENCODERS = frozenset({"pcm_s16le"})
+
+
 def audio_format(
     name: str, *, mp3_quality: int = 2, aac_kbps: int = 192, opus_kbps: int = 96
 ) -> AudioFormat:
-    formats = {
-        "wav": AudioFormat("wav", "wav", "pcm_s16le"),
-        "flac": AudioFormat("flac", "flac", "flac"),
-        "mp3": AudioFormat("mp3", "mp3", "libmp3lame", (("q:a", str(mp3_quality)),)),
-        "m4a": AudioFormat("m4a", "ipod", "aac", (("b:a", f"{aac_kbps}k"),)),
-        "opus": AudioFormat("opus", "ogg", "libopus", (("b:a", f"{opus_kbps}k"),)),
-    }
     try:
-        return formats[name]
+        muxer, codec = _AUDIO_ENCODERS[name]
     except KeyError:
         raise FfmpegError(
-            f"unknown audio format '{name}'; choose one of {', '.join(formats)}"
+            f"unknown audio format '{name}'; choose one of {', '.join(AUDIO_FORMATS)}"
         ) from None
+    options = {
+        "libmp3lame": (("q:a", str(mp3_quality)),),
+        "aac": (("b:a", f"{aac_kbps}k"),),
+        "libopus": (("b:a", f"{opus_kbps}k"),),
+    }.get(codec, ())
+    return AudioFormat(name, muxer, codec, options)
+
+
+def encoders_for(fmt: str, *, audio: bool = True) -> tuple[str, ...]:
+    """The encoders a recording to ``fmt`` needs (video: H.264, and AAC with ``audio``)."""
+    if fmt in _AUDIO_ENCODERS:
+        needed: tuple[str, ...] = (_AUDIO_ENCODERS[fmt][1],)
+    else:
+        needed = ("libx264", "aac") if audio else ("libx264",)
+    return tuple(e for e in needed if e not in _BUILT_IN_ENCODERS)
+
+
+def require_encoders_for(fmt: str, *, audio: bool = True) -> None:
+    """FfmpegError now, naming what is missing, if ffmpeg cannot write ``fmt``."""
+    needed = encoders_for(fmt, audio=audio)
+    if needed:
+        info = locate_ffmpeg()
+        for encoder in needed:
+            info.require_encoder(encoder)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,11 +287,7 @@ def _wait(
         if (cancel is not None and cancel.is_set()) or (
             deadline is not None and time.monotonic() > deadline
         ):
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc, grace=5)
             break
     proc.wait()
     reader.join(timeout=5)
@@ -295,7 +325,7 @@ def encode_pcm_file(
     """Encode loopcap's raw session audio into ``target`` (which the caller makes atomic)."""
     import ffmpeg as ffmpeg_python
 
-    if fmt.codec != "pcm_s16le":  # PCM is built into every ffmpeg
+    if fmt.codec not in _BUILT_IN_ENCODERS:
         locate_ffmpeg().require_encoder(fmt.codec)
     source = ffmpeg_python.input(str(pcm_path), f=PCM_FORMAT, ar=samplerate, ac=channels)
     options: dict[str, Any] = {"f": fmt.muxer, "acodec": fmt.codec, **dict(fmt.encoder_options)}

@@ -8,7 +8,6 @@ where). Every key is optional; a key that is unknown, of the wrong type or out o
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import types
 import typing
@@ -17,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from capture.errors import SettingsError
+from capture.ffmpeg import AUDIO_FORMATS, VIDEO_FORMATS
+from capture.paths import music_dir, settings_path
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-APP_NAME = "loopcap"
-AUDIO_FORMATS = ("wav", "flac", "mp3", "m4a", "opus")
-VIDEO_FORMATS = ("mp4", "mkv")
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 )  # fmt: skip
@@ -162,39 +160,10 @@ class Settings:
 # Where things live
 
 
-def config_dir() -> Path:
-    override = os.environ.get("LOOPCAP_CONFIG_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-
-
-def settings_path() -> Path:
-    return config_dir() / "settings.toml"
-
-
-def state_dir() -> Path:
-    """Where recording sessions and logs live while loopcap works."""
-    override = os.environ.get("LOOPCAP_STATE_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
-
-
-def sessions_dir() -> Path:
-    return state_dir() / "sessions"
-
-
 def output_folder(settings: Settings) -> Path:
     if settings.output.folder:
         return Path(settings.output.folder).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_music_dir()) / APP_NAME
+    return music_dir()
 
 
 # ---------------------------------------------------------------------------------------------

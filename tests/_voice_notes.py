@@ -4,10 +4,8 @@ way WhatsApp sends it (16 kHz mono), and helpers that look at outputs with Debia
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -93,23 +91,3 @@ def sha256(path: Path) -> str:
 
 def tree_hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def cli_env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO)
-    env["LOOPCAP_CONFIG_DIR"] = str(tmp / "config")  # never the user's settings
-    env["LOOPCAP_STATE_DIR"] = str(tmp / "state")
-    return env
-
-
-def run_cli(tmp: Path, *args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "capture", *map(str, args)],
-        cwd=REPO,
-        env=cli_env(tmp),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )

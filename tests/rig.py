@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from tests.helpers import stop_process, wait_until
 
 SINK = "virt"
 RATE = 48000
@@ -33,26 +34,6 @@ sink_properties=device.description=VirtualSpeaker
 set-default-sink {SINK}
 set-default-source {SINK}.monitor
 """
-
-
-def _wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"timed out waiting for {what}")
-
-
-def _stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 5) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @dataclass
@@ -125,7 +106,7 @@ class PulseRig:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for(self._answers, 15, "PulseAudio to answer")
+        wait_until(self._answers, 15, "PulseAudio to answer")
         # A low-latency reader on the monitor keeps the sink from working in bursts.
         self.monitor_reader = subprocess.Popen(
             ["pacat", "-r", "-d", f"{SINK}.monitor", "--latency-msec=20", "/dev/null"],
@@ -137,14 +118,14 @@ class PulseRig:
 
     def kill(self) -> None:
         """Kill the server like a crash would (SIGKILL)."""
-        _stop_process(self.monitor_reader)
+        stop_process(self.monitor_reader)
         if self.server is not None and self.server.poll() is None:
             self.server.send_signal(signal.SIGKILL)
             self.server.wait()
 
     def stop(self) -> None:
-        _stop_process(self.monitor_reader)
-        _stop_process(self.server)
+        stop_process(self.monitor_reader)
+        stop_process(self.server)
 
     def play(self, path: Path) -> subprocess.Popen[bytes]:
         """Start playing a sound file into the virtual speaker; returns the paplay process."""
@@ -213,7 +194,7 @@ def xvfb_rig(
             raise RuntimeError("Xvfb did not start")
         yield XvfbRig(f":{number}", proc)
     finally:
-        _stop_process(proc)
+        stop_process(proc)
 
 
 # -----------------------------------------------------------------------------------------------
@@ -265,6 +246,14 @@ def noise(
     rng = np.random.default_rng(seed)
     data = rng.uniform(-level, level, size=(round(seconds * rate), CHANNELS)) * 32767
     return data.astype(np.int16)
+
+
+def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
+    """int16 frames as float mono in [-1, 1), to compare with :func:`decode_to_array`."""
+    mono: npt.NDArray[np.float32] = (clip.astype(np.float32).mean(axis=1) / 32768).astype(
+        np.float32
+    )
+    return mono
 
 
 def decode_to_array(path: Path, rate: int = RATE) -> npt.NDArray[np.float32]:

@@ -11,12 +11,20 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from capture.events import Event, NoteArmed, NoteSaved, NoteStarted, NoteTimedOut
+from capture.events import CatchState, Event, NoteArmed, NoteCatching, NoteSaved, NoteTimedOut
 from capture.notes.service import ClipFormat
 from capture.recording.recorder import Recorder
 from capture.settings import NoteSettings, Settings
-from tests.conftest import Loopcap, assert_one_clear_line
-from tests.rig import PulseRig, best_alignment, decode_to_array, read_wav, speech_wav, write_wav
+from tests.helpers import Loopcap, assert_one_clear_line, wait_for_event
+from tests.rig import (
+    PulseRig,
+    as_float,
+    best_alignment,
+    decode_to_array,
+    read_wav,
+    speech_wav,
+    write_wav,
+)
 
 RATE = 48000
 NOTES = NoteSettings()
@@ -30,13 +38,6 @@ def spoken_extent(clip: npt.NDArray[np.int16]) -> tuple[int, int]:
     rms = np.sqrt((mono[:usable].reshape(-1, window) ** 2).mean(axis=1))
     loud = np.flatnonzero(20 * np.log10(np.maximum(rms, 1e-9)) > NOTES.min_threshold_db)
     return int(loud[0] * window), int((loud[-1] + 1) * window)
-
-
-def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
-    mono: npt.NDArray[np.float32] = (clip.astype(np.float32).mean(axis=1) / 32768).astype(
-        np.float32
-    )
-    return mono
 
 
 @pytest.fixture(scope="module")
@@ -138,20 +139,6 @@ def collect(recorder: Recorder) -> queue.Queue[Event]:
     return events
 
 
-def wait_for(events: queue.Queue[Event], kind: type, timeout: float = 30) -> Event:
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            event = events.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        if isinstance(event, kind):
-            return event
-        seen.append(type(event).__name__)
-    raise AssertionError(f"no {kind.__name__} within {timeout} s; saw {sorted(set(seen))}")
-
-
 def test_catch_note_in_the_middle_keeps_the_beginning(
     recorder: Recorder, pulse: PulseRig, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
 ) -> None:
@@ -163,11 +150,11 @@ def test_catch_note_in_the_middle_keeps_the_beginning(
     player = pulse.play(clip)
     time.sleep(2.0)
     recorder.catch_note()
-    started = wait_for(events, NoteStarted)
-    assert isinstance(started, NoteStarted) and started.seconds_ago > 1.5
-    saved = wait_for(events, NoteSaved)
+    started = wait_for_event(events, NoteCatching)
+    assert started.seconds_ago > 1.5
+    saved = wait_for_event(events, NoteSaved)
     player.wait(timeout=10)
-    assert isinstance(saved, NoteSaved) and saved.reason == "playing"
+    assert saved.reason == "playing"
     recorded = decode_to_array(saved.path)
     start, _ = spoken_extent(played)
     offset, score = best_alignment(recorded, as_float(played))
@@ -188,8 +175,8 @@ def test_catch_note_just_after_a_note_saves_that_note(
     pulse.play(clip).wait(timeout=20)
     time.sleep(2.0)  # the note ended about 2 s ago
     recorder.catch_note()
-    saved = wait_for(events, NoteSaved)
-    assert isinstance(saved, NoteSaved) and saved.reason == "recent"
+    saved = wait_for_event(events, NoteSaved)
+    assert saved.reason == "recent"
     _, score = best_alignment(decode_to_array(saved.path), as_float(spoken["ana"]))
     assert score >= 0.95
 
@@ -201,9 +188,14 @@ def test_catch_note_arms_and_times_out_when_nothing_plays(pulse: PulseRig, tmp_p
     with Recorder(settings, sessions_root=tmp_path / "s") as recorder:
         recorder.start_notes(ClipFormat(tmp_path, "mp3", "note-%H-%M-%S"))
         events = collect(recorder)
+        assert recorder.catch_state is CatchState.IDLE
         recorder.catch_note()
-        assert isinstance(wait_for(events, NoteArmed, 5), NoteArmed)
-        assert isinstance(wait_for(events, NoteTimedOut, 5), NoteTimedOut)
+        armed = wait_for_event(events, NoteArmed, 5)
+        assert armed.timeout_s == 1.5
+        assert [recorder.catch_state] == [CatchState.ARMED]
+        timed_out = wait_for_event(events, NoteTimedOut, 5)
+        assert timed_out.timeout_s == 1.5
+        assert recorder.catch_state is CatchState.IDLE
     assert not list(tmp_path.glob("*.mp3"))
 
 

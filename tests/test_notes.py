@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from capture.errors import NoteSettingsError, SettingsError
+from capture.events import CatchState
+from capture.levels import SILENCE_DB, levels_db
 from capture.notes.detector import (
-    SILENCE_DB,
     CatchArmed,
     CatchPlanner,
     CatchReady,
-    CatchState,
     CatchTimedOut,
     CatchWaiting,
     Note,
@@ -24,7 +24,6 @@ from capture.notes.detector import (
     NoteEnded,
     NoteEvent,
     NoteStarted,
-    levels_db,
 )
 from capture.notes.ring import ReplayRing
 from capture.settings import NoteSettings, settings_from_dict

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import Loopcap, assert_one_clear_line, make_loopcap
+from tests.helpers import Loopcap, assert_one_clear_line, make_loopcap
 from tests.rig import (
     PulseRig,
     best_alignment,
@@ -44,7 +44,8 @@ def record_while_playing(
     proc = loopcap.start(
         "record", "--audio-only", "--duration", str(duration), "-o", str(output), *extra
     )
-    time.sleep(0.8)  # the capture worker starts in ~0.2 s
+    loopcap.wait_until_recording(proc)
+    time.sleep(0.3)  # some silence before the clip
     player = pulse.play(clip)
     stdout, stderr = proc.communicate(timeout=duration + 60)
     player.wait(timeout=30)
@@ -143,6 +144,7 @@ def test_sigint_finalizes_a_complete_file(
 def test_sigterm_also_finalizes(loopcap: Loopcap, tmp_path: Path) -> None:
     output = tmp_path / "terminated.wav"
     proc = loopcap.start("record", "--audio-only", "-o", str(output))
+    loopcap.wait_until_recording(proc)
     time.sleep(2.0)
     proc.terminate()
     _, stderr = proc.communicate(timeout=30)
@@ -155,7 +157,8 @@ def test_kill_9_then_recover(loopcap: Loopcap, pulse: PulseRig, tmp_path: Path) 
     clip = write_wav(tmp_path / "noise.wav", played)
     output = tmp_path / "crashed.flac"
     proc = loopcap.start("record", "--audio-only", "-o", str(output))
-    time.sleep(0.8)
+    loopcap.wait_until_recording(proc)
+    time.sleep(0.3)
     player = pulse.play(clip)
     time.sleep(6.0)
     recorded_for = 6.8
@@ -188,7 +191,8 @@ def test_audio_server_killed_and_restarted_mid_recording(
     output = tmp_path / "survived.wav"
     duration = 12.0
     proc = loopcap.start("record", "--audio-only", "--duration", str(duration), "-o", str(output))
-    time.sleep(1.0)
+    loopcap.wait_until_recording(proc)
+    time.sleep(0.5)
     first = private_pulse.play(write_wav(tmp_path / "a.wav", tone(1.5, 500)))
     time.sleep(2.5)
     private_pulse.kill()

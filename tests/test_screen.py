@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tests.conftest import ROOT, Desktop, Loopcap, assert_one_clear_line
+from tests.conftest import Desktop
+from tests.helpers import ROOT, Loopcap, assert_one_clear_line
 from tests.rig import PulseRig, ffprobe, tone, write_wav
 from tests.scene import QUADRANTS
 
@@ -105,22 +106,10 @@ def assert_pattern_edge_to_edge(frame: npt.NDArray[np.uint8]) -> None:
         assert error < 60, f"pixel {x},{y} is {frame[y, x]}, not {expected} ({quadrant})"
 
 
-def run_cli(loopcap: Loopcap, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        loopcap.command(*args),
-        env={**loopcap.env, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        check=False,
-    )
-
-
 def record(
     loopcap: Loopcap, desktop: Desktop, output: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    return run_cli(loopcap, "record", "-o", str(output), *args, env=desktop.env)
+    return loopcap.run("record", "-o", str(output), *args, env=desktop.env)
 
 
 # -----------------------------------------------------------------------------------------------
@@ -134,7 +123,7 @@ def test_five_seconds_at_15_fps_have_h264_aac_full_length_and_every_frame(
     output = tmp_path / "screen.mp4"
     with scene(desktop, "moving", "120x90+10+10") as window:
         proc = loopcap.start(
-            "record", "--fps", "15", "--duration", "5", "-o", str(output), **desktop.env
+            "record", "--fps", "15", "--duration", "5", "-o", str(output), env=desktop.env
         )
         player = pulse.play(sound)
         for step in range(40):  # moving content while it records
@@ -177,7 +166,7 @@ def test_window_by_title_shows_its_pattern_edge_to_edge_also_after_moving(
             "3",
             "-o",
             str(output),
-            **desktop.env,
+            env=desktop.env,
         )
         time.sleep(1.5)
         window.send("move 300 200")
@@ -213,7 +202,7 @@ def test_window_closed_mid_recording_keeps_recording_and_warns_once(
     with scene(desktop, "WhatsApp closing", "120x90+20+20") as window:
         proc = loopcap.start(
             "record", "--window", "closing", "--no-audio", "--fps", "10", "--duration", "2.5",
-            "-o", str(output), **desktop.env,
+            "-o", str(output), env=desktop.env,
         )  # fmt: skip
         time.sleep(1.0)
         window.close()
@@ -232,10 +221,11 @@ def test_kill_9_then_recover_gives_a_playable_mp4_with_both_streams(
 ) -> None:
     sound = write_wav(tmp_path / "tone.wav", tone(8.0, 330))
     output = tmp_path / "killed.mp4"
-    proc = loopcap.start("record", "--fps", "15", "-o", str(output), **desktop.env)
+    proc = loopcap.start("record", "--fps", "15", "-o", str(output), env=desktop.env)
+    loopcap.wait_until_recording(proc)
     player = pulse.play(sound)
     recorded_for = 5.0
-    time.sleep(recorded_for + 0.5)  # ~0.5 s of start-up
+    time.sleep(recorded_for)
     # The harshest case: loopcap and its live ffmpeg die at once, nothing gets to finish a file.
     children = [
         int(pid)
@@ -250,7 +240,7 @@ def test_kill_9_then_recover_gives_a_playable_mp4_with_both_streams(
     player.wait(timeout=30)
     assert children, "loopcap had no ffmpeg child to kill"
     assert not output.exists()
-    result = run_cli(loopcap, "recover", env=desktop.env)
+    result = loopcap.run("recover", env=desktop.env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(output)
     assert codecs(output) == ["aac", "h264"]
@@ -283,8 +273,8 @@ def test_bad_screen_input_is_one_clear_line(
     message: str,
 ) -> None:
     output = tmp_path / "bad.mp4"
-    result = run_cli(
-        loopcap, "record", "--duration", "1", "-o", str(output), *args, env={**desktop.env, **env}
+    result = loopcap.run(
+        "record", "--duration", "1", "-o", str(output), *args, env={**desktop.env, **env}
     )
     assert result.returncode != 0
     assert_one_clear_line(result.stderr)
@@ -297,8 +287,8 @@ def test_devices_lists_monitors_and_windows(loopcap: Loopcap, desktop: Desktop) 
     import json
 
     with scene(desktop, "WhatsApp listing", "101x81+50+60"):
-        listed = json.loads(run_cli(loopcap, "devices", "--json", env=desktop.env).stdout)
-        text = run_cli(loopcap, "devices", env=desktop.env).stdout
+        listed = json.loads(loopcap.run("devices", "--json", env=desktop.env).stdout)
+        text = loopcap.run("devices", env=desktop.env).stdout
     monitors = [d for d in listed if d.get("kind") == "monitor"]
     windows = [d for d in listed if d.get("kind") == "window"]
     assert monitors[0]["id"] == 1 and monitors[0]["width"] == desktop.width
@@ -326,9 +316,10 @@ def test_flash_and_beep_stay_within_40_ms_of_each_other(
     ):
         time.sleep(0.5)
         proc = loopcap.start(
-            "record", "--fps", str(fps), "--duration", "6", "-o", str(output), **desktop.env
+            "record", "--fps", str(fps), "--duration", "6", "-o", str(output), env=desktop.env
         )
-        time.sleep(1.0)
+        loopcap.wait_until_recording(proc)
+        time.sleep(0.5)
         players = []
         for _ in range(4):
             window.send("flash")

@@ -15,20 +15,20 @@ from multiprocessing.connection import Client
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
-from tests.conftest import Loopcap, assert_one_clear_line
-from tests.rig import PulseRig, best_alignment, decode_to_array, read_wav, speech_wav, write_wav
+from tests.helpers import Loopcap, assert_one_clear_line
+from tests.rig import (
+    PulseRig,
+    as_float,
+    best_alignment,
+    decode_to_array,
+    read_wav,
+    speech_wav,
+    write_wav,
+)
 
 RATE = 48000
-
-
-def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
-    mono: npt.NDArray[np.float32] = (clip.astype(np.float32).mean(axis=1) / 32768).astype(
-        np.float32
-    )
-    return mono
 
 
 @contextlib.contextmanager
@@ -51,16 +51,9 @@ def listening(loopcap: Loopcap) -> Iterator[subprocess.Popen[str]]:
             proc.communicate()
 
 
-def status(loopcap: Loopcap) -> dict[str, object]:
-    result = loopcap.run("ctl", "status", "--json", timeout=30)
-    assert result.returncode == 0, result.stderr
-    answer: dict[str, object] = json.loads(result.stdout)
-    return answer
-
-
 def test_status_json_reports_the_state(loopcap: Loopcap, pulse: PulseRig) -> None:
     with listening(loopcap):
-        answer = status(loopcap)
+        answer = loopcap.status()
         assert answer["state"] == "listening"
         assert answer["catch"] == "idle"
         assert answer["recording"] is None
@@ -70,13 +63,14 @@ def test_status_json_reports_the_state(loopcap: Loopcap, pulse: PulseRig) -> Non
         started = loopcap.run("ctl", "start")
         assert started.returncode == 0, started.stderr
         time.sleep(1.2)
-        answer = status(loopcap)
+        answer = loopcap.status()
         assert answer["state"] == "recording"
+        assert answer["recording_kind"] == "audio"
         assert answer["recording"] == started.stdout.strip()
         assert isinstance(answer["recording_seconds"], float) and answer["recording_seconds"] >= 1
         stopped = loopcap.run("ctl", "stop")
         assert stopped.returncode == 0, stopped.stderr
-        assert status(loopcap)["recent"] == [stopped.stdout.strip()]
+        assert loopcap.status()["recent"] == [stopped.stdout.strip()]
 
 
 def test_ctl_without_a_running_instance_says_how_to_start_one(loopcap: Loopcap) -> None:
@@ -114,7 +108,7 @@ def test_second_instance_is_refused(loopcap: Loopcap, pulse: PulseRig) -> None:
         assert second.returncode == 1
         assert_one_clear_line(second.stderr)
         assert f"already running (pid {first.pid})" in second.stderr
-        assert status(loopcap)["state"] == "listening", "the first one is unharmed"
+        assert loopcap.status()["state"] == "listening", "the first one is unharmed"
 
 
 def test_socket_and_key_are_private(loopcap: Loopcap, pulse: PulseRig) -> None:
@@ -148,4 +142,4 @@ def test_malformed_and_unauthenticated_clients_are_rejected(
             conn.send_bytes(json.dumps({"cmd": "stop"}).encode())
             conn.recv_bytes()
         assert proc.poll() is None
-        assert status(loopcap)["state"] == "listening", "still answering after bad clients"
+        assert loopcap.status()["state"] == "listening", "still answering after bad clients"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,10 +20,10 @@ from capture.audio._pulse import PulseLoopback
 from capture.audio._wasapi import WasapiLoopback
 from capture.cli import error_line
 from capture.errors import AudioSourceError, FfmpegError, OutputError, SettingsError, UsageError
+from capture.ffmpeg import AUDIO_FORMATS
 from capture.recording.atomic import publish, temp_path_for, write_atomically
 from capture.recording.targets import resolve_output
 from capture.settings import (
-    AUDIO_FORMATS,
     Settings,
     load_settings,
     settings_from_dict,
@@ -237,18 +238,33 @@ def test_located_ffmpeg_reports_version_and_encoders() -> None:
     from capture.ffmpeg import locate_ffmpeg
 
     info = locate_ffmpeg()
-    assert info.version
+    # The version is the one the binary states, and it looks like one (n7.1, 5.1.6-0+deb12u1).
+    said = subprocess.run([info.path, "-version"], capture_output=True, text=True, check=True)
+    assert said.stdout.startswith(f"ffmpeg version {info.version} ")
+    assert re.match(r"n?\d+\.\d+", info.version), info.version
     for encoder in ("libmp3lame", "libopus", "aac", "libx264"):
         assert info.has_encoder(encoder)
     with pytest.raises(FfmpegError, match="has no 'nonexistent_enc' encoder"):
         info.require_encoder("nonexistent_enc")
 
 
+def test_media_duration_reads_a_file_named_like_a_log_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from capture.ffmpeg import media_duration
+    from tests.rig import tone, write_wav
+
+    monkeypatch.chdir(tmp_path)
+    write_wav(tmp_path / "error", tone(1.5, 440))
+    assert media_duration(Path("error")) == pytest.approx(1.5, abs=0.05)
+
+
 def test_help_does_not_import_heavy_modules() -> None:
     code = (
         "import sys\nfrom capture.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('numpy', 'soundcard', 'mss', 'cv2', 'rich') if m in sys.modules))"
+        "heavy = ('numpy', 'soundcard', 'mss', 'cv2', 'ffmpeg', 'mutagen', 'rich', 'filelock')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

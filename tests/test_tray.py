@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +22,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tests.conftest import ROOT, Loopcap
+from tests.helpers import ROOT, Loopcap, stop_process, wait_until
 from tests.rig import (
     PulseRig,
     XvfbRig,
+    as_float,
     best_alignment,
     decode_to_array,
     read_wav,
@@ -46,32 +47,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def stop_pid(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
 
 
-def stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @dataclass
-class Desktop:
+class TrayDesktop:
     xvfb: XvfbRig
     env: dict[str, str]
 
@@ -93,7 +75,9 @@ class Desktop:
 
 
 @contextlib.contextmanager
-def desktop(loopcap: Loopcap, *, tray_host: bool = True, record: bool = True) -> Iterator[Desktop]:
+def tray_desktop(
+    loopcap: Loopcap, *, tray_host: bool = True, record: bool = True
+) -> Iterator[TrayDesktop]:
     extra = () if record else ("-extension", "RECORD")
     with xvfb_rig(WIDTH, HEIGHT, extra) as xvfb:
         # NO_AT_BRIDGE: GTK would start accessibility daemons that outlive the test.
@@ -111,18 +95,18 @@ def desktop(loopcap: Loopcap, *, tray_host: bool = True, record: bool = True) ->
             )
         try:
             if host is not None:
-                from tray.host import _xembed_host
+                from tray.host import xembed_host
 
                 wait_until(
-                    lambda: _xembed_host(xvfb.display) or host.poll() is not None,
+                    lambda: xembed_host(xvfb.display) or host.poll() is not None,
                     10,
                     "trayer to own the tray",
                 )
                 assert host.poll() is None, f"trayer exited with {host.returncode}"
-            yield Desktop(xvfb, env)
+            yield TrayDesktop(xvfb, env)
         finally:
             if host is not None:
-                stop(host)
+                stop_process(host, timeout=10)
 
 
 @dataclass
@@ -137,7 +121,7 @@ class RunningTray:
     @property
     def pid(self) -> int:
         """The loopcap process itself (dbus-run-session does not pass signals on)."""
-        return int((self.loopcap.runtime / "instance.lock").read_text().strip())
+        return int((self.loopcap.runtime / "instance.pid").read_text().strip())
 
     def wait_stderr(self, text: str, timeout: float = 20) -> None:
         wait_until(lambda: any(text in line for line in self.stderr), timeout, repr(text))
@@ -147,7 +131,7 @@ class RunningTray:
 
 
 @contextlib.contextmanager
-def running_tray(loopcap: Loopcap, desk: Desktop, *args: str) -> Iterator[RunningTray]:
+def running_tray(loopcap: Loopcap, desk: TrayDesktop, *args: str) -> Iterator[RunningTray]:
     script = 'dunst >/dev/null 2>&1 & d=$!; "$@"; rc=$?; kill $d; exit $rc'
     proc = subprocess.Popen(
         ["dbus-run-session", "--", "sh", "-c", script, "sh", *loopcap.command("tray", *args)],
@@ -156,6 +140,7 @@ def running_tray(loopcap: Loopcap, desk: Desktop, *args: str) -> Iterator[Runnin
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        start_new_session=True,  # its group (dbus-daemon, dunst, loopcap) can be stopped at once
     )
     tray = RunningTray(proc, loopcap)
     out, err = proc.stdout, proc.stderr
@@ -168,7 +153,11 @@ def running_tray(loopcap: Loopcap, desk: Desktop, *args: str) -> Iterator[Runnin
     def read_stderr() -> None:
         tray.stderr.extend(err)
 
-    readers = [threading.Thread(target=read_stdout), threading.Thread(target=read_stderr)]
+    # Daemons: a child that outlives the test keeps the pipes open, and must not keep pytest.
+    readers = [
+        threading.Thread(target=read_stdout, daemon=True),
+        threading.Thread(target=read_stderr, daemon=True),
+    ]
     for reader in readers:
         reader.start()
     pid = None
@@ -189,7 +178,9 @@ def running_tray(loopcap: Loopcap, desk: Desktop, *args: str) -> Iterator[Runnin
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            stop(proc)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the group this test started, by its id
+            stop_process(proc, timeout=10)
             raise
         for reader in readers:
             reader.join(10)
@@ -238,18 +229,11 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> npt.NDArray[np.int16]:
     return read_wav(speech_wav(folder / "note.wav", text))[0]
 
 
-def as_float(clip: npt.NDArray[np.int16]) -> npt.NDArray[np.float32]:
-    mono: npt.NDArray[np.float32] = (clip.astype(np.float32).mean(axis=1) / 32768).astype(
-        np.float32
-    )
-    return mono
-
-
 def test_menu_docks_opens_and_saves_the_last_30_seconds(
     loopcap: Loopcap, pulse: PulseRig, speech: npt.NDArray[np.int16], tmp_path: Path
 ) -> None:
     clip = write_wav(tmp_path / "clip.wav", speech)
-    with desktop(loopcap) as desk, running_tray(loopcap, desk) as tray:
+    with tray_desktop(loopcap) as desk, running_tray(loopcap, desk) as tray:
         tray.wait_stderr("tray icon ready")
         assert "appindicator backend, menu" in "".join(tray.stderr)
         box = None
@@ -295,7 +279,7 @@ def test_hotkey_while_a_note_plays_saves_it_from_its_start(
 ) -> None:
     silence = np.zeros((RATE, 2), dtype=np.int16)
     clip = write_wav(tmp_path / "note.wav", np.concatenate([silence, speech]))
-    with desktop(loopcap) as desk, running_tray(loopcap, desk) as tray:
+    with tray_desktop(loopcap) as desk, running_tray(loopcap, desk) as tray:
         tray.wait_stderr("hotkeys active")
         player = pulse.play(clip)
         time.sleep(1.0 + 1.5)  # halfway into the speech
@@ -312,7 +296,7 @@ def test_hotkey_while_a_note_plays_saves_it_from_its_start(
 def test_without_a_tray_host_it_keeps_working_and_says_so(
     loopcap: Loopcap, pulse: PulseRig
 ) -> None:
-    with desktop(loopcap, tray_host=False) as desk, running_tray(loopcap, desk) as tray:
+    with tray_desktop(loopcap, tray_host=False) as desk, running_tray(loopcap, desk) as tray:
         tray.wait_stderr("running without it")
         status = loopcap.run("ctl", "status", "--json")
         assert status.returncode == 0, status.stderr
@@ -329,19 +313,18 @@ def test_without_a_tray_host_it_keeps_working_and_says_so(
 def test_without_record_extension_it_keeps_working_without_hotkeys(
     loopcap: Loopcap, pulse: PulseRig
 ) -> None:
-    with desktop(loopcap, record=False) as desk, running_tray(loopcap, desk) as tray:
+    with tray_desktop(loopcap, record=False) as desk, running_tray(loopcap, desk) as tray:
         tray.wait_stderr("tray icon ready")
-        status = loopcap.run("ctl", "status", "--json")
-        assert status.returncode == 0, status.stderr
-        assert '"hotkeys_active": false' in status.stdout
-        assert "lacks the RECORD extension" in status.stdout
+        status = loopcap.status()
+        assert status["hotkeys_active"] is False
+        assert "lacks the RECORD extension" in status["hotkeys"]
     said = "".join(tray.stderr)
     assert "lacks the RECORD extension" in said and "loopcap ctl" in said
     assert tray.proc.returncode == 0, said
 
 
 def test_second_tray_is_refused(loopcap: Loopcap, pulse: PulseRig) -> None:
-    with desktop(loopcap) as desk, running_tray(loopcap, desk) as first:
+    with tray_desktop(loopcap) as desk, running_tray(loopcap, desk) as first:
         first.wait_stderr("tray icon ready")
         second = loopcap.run("tray", timeout=30, DISPLAY=desk.xvfb.display)
         assert second.returncode == 1
@@ -389,7 +372,7 @@ def test_xorg_fallback_left_click_catches_a_note(loopcap: Loopcap, pulse: PulseR
     Nothing plays, so the click arms the catcher for the next note; the service reports it.
     """
     loopcap.env["PYSTRAY_BACKEND"] = "xorg"
-    with desktop(loopcap) as desk, running_tray(loopcap, desk, "--no-hotkeys") as tray:
+    with tray_desktop(loopcap) as desk, running_tray(loopcap, desk, "--no-hotkeys") as tray:
         tray.wait_stderr("tray icon ready")
         said = "".join(tray.stderr)
         assert "xorg backend, no menu: a left click catches a note" in said
@@ -408,10 +391,10 @@ def test_xorg_fallback_left_click_catches_a_note(loopcap: Loopcap, pulse: PulseR
         assert x > WIDTH - 64 and y < TRAY_HEIGHT and width > 8 and height > 8
         drawn = desk.screenshot()[y : y + height, x : x + width].max(axis=2) > 60
         assert drawn.sum() > 30, "the icon is drawn where it was embedded"
-        assert '"catch": "idle"' in loopcap.run("ctl", "status", "--json").stdout
+        assert loopcap.status()["catch"] == "idle"
         desk.xdotool("mousemove", str(x + width // 2), str(y + height // 2), "click", "1")
         wait_until(
-            lambda: '"catch": "armed"' in loopcap.run("ctl", "status", "--json").stdout,
+            lambda: loopcap.status()["catch"] == "armed",
             10,
             "the click to arm the note catcher",
         )

@@ -1,9 +1,11 @@
 """The tray icon: a thin client of :class:`capture.service.instance.LoopcapService`.
 
-pystray's ``Icon.run()`` owns the main thread; the service's events arrive on its worker threads
-and are turned into pystray calls (``icon.icon``, ``icon.title``, ``update_menu()``, ``notify()``),
-which every backend marshals to its own loop. Menu actions never block the tray's loop: anything
-that encodes or may fail runs on a worker and reports back as a notification.
+pystray's ``Icon.run()`` owns the main thread; the service's events arrive on the Recorder's
+event thread and are turned into pystray calls (``icon.icon``, ``icon.title``, ``update_menu()``,
+``notify()``), which every backend marshals to its own loop. What the icon shows (recording or
+not, of which kind, the catch state) is read from the Recorder, never kept here. Menu actions
+never block the tray's loop: anything that encodes or may fail runs on a worker and reports back
+as a notification.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from capture.errors import LoopcapError
 from capture.events import (
+    CatchState,
     Event,
     NoteArmed,
+    NoteCatching,
     NoteFailed,
     NoteSaved,
-    NoteStarted,
     NoteTimedOut,
     RecordingFailed,
+    RecordingKind,
     RecordingSaved,
     State,
     StateChanged,
@@ -179,9 +183,6 @@ class TrayApp:
         self._open = opener
         self._stopping = threading.Event()
         self._image_key = "idle"
-        self._screen = False  # the running recording includes the screen
-        self._state_since = time.monotonic()
-        self._catch_state = "idle"
         cls = icon_cls or icon_class()
         self.backend = backend_name(cls)
         self.icon: Any = cls(
@@ -210,12 +211,14 @@ class TrayApp:
                 "Stop audio recording" if self._recording_audio() else "Start audio recording"
             ),
             self._action(self._toggle_audio, "recording"),
-            enabled=lambda _: not self._screen,
+            enabled=lambda _: not self._recording_screen(),
         )
         yield item(
-            lambda _: "Stop screen recording" if self._screen else "Start screen recording",
+            lambda _: (
+                "Stop screen recording" if self._recording_screen() else "Start screen recording"
+            ),
             self._action(self._toggle_screen, "screen recording"),
-            enabled=lambda _: self._screen or not self.service.recording,
+            enabled=lambda _: self._recording_screen() or not self.service.recording,
         )
         yield menu.SEPARATOR
         yield item("Recent recordings", menu(self._recent_items))
@@ -254,7 +257,10 @@ class TrayApp:
         self.service.save_last(seconds)  # the NoteSaved event announces the file
 
     def _recording_audio(self) -> bool:
-        return self.service.recording and not self._screen
+        return self.service.recorder.recording_kind is RecordingKind.AUDIO
+
+    def _recording_screen(self) -> bool:
+        return self.service.recorder.recording_kind is RecordingKind.SCREEN
 
     def _toggle_audio(self) -> None:
         if self.service.recording:
@@ -264,12 +270,10 @@ class TrayApp:
         self._refresh(menu=True)
 
     def _toggle_screen(self) -> None:
-        if self._screen:
-            self._screen = False
+        if self._recording_screen():
             self.service.stop_recording()
         else:
             self.service.start_recording(screen=True)
-            self._screen = True
         self._refresh(menu=True)
 
     def _open_folder(self) -> None:
@@ -287,10 +291,8 @@ class TrayApp:
     # -- state → icon, tooltip, menu -----------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        """From the service's worker threads."""
+        """On the Recorder's event thread."""
         if isinstance(event, NoteSaved | RecordingSaved):
-            if isinstance(event, RecordingSaved):
-                self._screen = False
             kind = "Note" if isinstance(event, NoteSaved) else "Recording"
             self._tell(f"{event.path.name} ({duration_label(event.seconds)})", f"{kind} saved")
             if self._on_saved is not None:
@@ -302,7 +304,7 @@ class TrayApp:
         elif isinstance(event, NoteTimedOut):
             self._tell(f"No note played within {event.timeout_s:.0f} s", "loopcap")
             self._refresh()
-        elif isinstance(event, NoteArmed | NoteStarted | StateChanged):
+        elif isinstance(event, NoteArmed | NoteCatching | StateChanged):
             self._refresh(menu=isinstance(event, StateChanged))
 
     def _tell(self, message: str, title: str) -> None:
@@ -316,21 +318,19 @@ class TrayApp:
 
     def _current(self) -> tuple[str, str]:
         """The image key and the tooltip for the service's state now."""
-        service = self.service
-        catch = service.catch_state
-        if catch != self._catch_state:
-            self._catch_state = catch
-            self._state_since = time.monotonic()
-        if service.recording:
-            what = "screen and audio" if self._screen else "audio"
-            elapsed = duration_label(service.recorder.recording_elapsed)
+        service, recorder = self.service, self.service.recorder
+        kind = recorder.recording_kind
+        if kind is not None:
+            what = "screen and audio" if kind is RecordingKind.SCREEN else "audio"
+            elapsed = duration_label(recorder.recording_elapsed)
             return "recording", f"loopcap: recording {what} {elapsed}"
-        waited = duration_label(time.monotonic() - self._state_since)
-        if catch == "armed":
+        catch = recorder.catch_state
+        waited = duration_label(recorder.seconds_in_catch_state)
+        if catch is CatchState.ARMED:
             return "listening", f"loopcap: waiting for a note ({waited})"
-        if catch == "catching":
+        if catch is CatchState.CATCHING:
             return "listening", f"loopcap: catching a note ({waited})"
-        if service.recorder.state is State.IDLE:
+        if recorder.state is State.IDLE:
             return "idle", "loopcap: not listening (no audio source)"
         ring = duration_label(service.settings.replay.seconds)
         return "idle", f"loopcap: listening, keeping the last {ring}"

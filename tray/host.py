@@ -17,11 +17,14 @@ SNI_WATCHER = "org.kde.StatusNotifierWatcher"
 
 def why_no_tray(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> str:
     """Empty if an icon can be shown here, else what is missing, for the user."""
-    if platform.startswith("win") or platform == "darwin":
+    from capture.desktop import display_server
+
+    server = display_server(environ, platform)
+    if server == "native":
         return ""
-    if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
+    if server == "none":
         return "no display (DISPLAY is not set), so no tray icon"
-    if environ.get("DISPLAY") and _xembed_host(environ["DISPLAY"]):
+    if environ.get("DISPLAY") and xembed_host(environ["DISPLAY"]):
         return ""
     if environ.get("DBUS_SESSION_BUS_ADDRESS") and _sni_watcher():
         return ""
@@ -31,7 +34,7 @@ def why_no_tray(environ: Mapping[str, str] = os.environ, platform: str = sys.pla
     )
 
 
-def _xembed_host(display: str) -> bool:
+def xembed_host(display: str) -> bool:
     try:
         from Xlib import X
         from Xlib import display as xdisplay

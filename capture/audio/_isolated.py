@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from capture.audio._types import SourceInfo, StreamLost
 from capture.errors import AudioSourceError
+from capture.processes import stop_process
 
 if TYPE_CHECKING:
     from capture.audio._types import Frames
@@ -139,13 +140,7 @@ class IsolatedStream:
         return ""
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc, grace=3)
         self._stdout.close()
         self._stderr_reader.join(timeout=2)  # ends at EOF, now that the worker is gone
         if self._proc.stderr is not None:

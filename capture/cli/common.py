@@ -9,7 +9,8 @@ import sys
 import threading
 from typing import IO, Any
 
-from capture.settings import Settings, load_settings, sessions_dir
+from capture.paths import sessions_dir
+from capture.settings import Settings, load_settings
 
 
 class StopSignal:

@@ -19,10 +19,12 @@ class LiveDisplay:
         from rich.console import Console
         from rich.live import Live
 
+        from capture.levels import SILENCE_DB
+
         self._badge = badge
         self._caption = caption
         self._elapsed = elapsed
-        self._level = -120.0
+        self._level = SILENCE_DB
         self._message = ""
         self._console = Console(stderr=True)
         self._live = Live(
@@ -31,13 +33,13 @@ class LiveDisplay:
         self._live.start()
 
     def on_event(self, event: Event) -> None:
-        from capture.events import LevelChanged, NoteSaved, NoteStarted, SourceProblem
+        from capture.events import LevelChanged, NoteCatching, NoteSaved, SourceProblem
 
         if isinstance(event, LevelChanged):
             self._level = event.peak_db
         elif isinstance(event, SourceProblem):
             self._message = event.message
-        elif isinstance(event, NoteStarted):
+        elif isinstance(event, NoteCatching):
             self._message = "a note is playing…"
         elif isinstance(event, NoteSaved):
             self._message = f"saved {event.path.name} ({event.seconds:.1f} s)"
@@ -47,8 +49,10 @@ class LiveDisplay:
 
         minutes, seconds = divmod(int(self._elapsed()), 60)
         hours, minutes = divmod(minutes, 60)
+        from capture.levels import meter_fraction
+
         width = 30
-        filled = max(0, min(width, round((self._level + 60) / 60 * width)))
+        filled = round(meter_fraction(self._level) * width)
         colour = "red" if self._level > -1 else "green"
         text = Text()
         text.append(f"{self._badge} ", style="bold red")

@@ -17,7 +17,7 @@ from capture.cli.common import (
     settings_with_source,
 )
 from capture.cli.display import LiveDisplay
-from capture.settings import AUDIO_FORMATS
+from capture.ffmpeg import AUDIO_FORMATS
 
 if TYPE_CHECKING:
     from capture.cli import Subparsers
@@ -100,7 +100,6 @@ class _NotePrinter:
 
 
 def run_note(args: argparse.Namespace) -> int:
-    from capture.ffmpeg import audio_format, locate_ffmpeg
     from capture.notes.service import ClipFormat
     from capture.recording.recorder import Recorder
     from capture.recording.targets import check_writable_folder
@@ -110,9 +109,6 @@ def run_note(args: argparse.Namespace) -> int:
     folder = args.out.expanduser() if args.out else output_folder(settings)
     check_writable_folder(folder, create=args.out is None)
     fmt = args.format or settings.output.audio_format
-    codec = audio_format(fmt).codec
-    if codec != "pcm_s16le":
-        locate_ffmpeg().require_encoder(codec)
     printer = _NotePrinter(None if args.continuous else args.count)
     saved, enough = printer.saved, printer.enough
     offer_recovery()

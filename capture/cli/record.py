@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,12 +16,11 @@ from capture.cli.common import (
 )
 from capture.cli.display import LiveDisplay
 from capture.errors import UsageError
+from capture.ffmpeg import AUDIO_FORMATS, VIDEO_FORMATS
+from capture.paths import sessions_dir
 from capture.settings import (
-    AUDIO_FORMATS,
-    VIDEO_FORMATS,
     X264_PRESETS,
     Settings,
-    sessions_dir,
     settings_from_dict,
     settings_to_dict,
 )
@@ -30,6 +28,7 @@ from capture.settings import (
 if TYPE_CHECKING:
     from capture.cli import Subparsers
     from capture.recording.recorder import Recorder
+    from capture.screen import Target
 
 
 def register_cli(subparsers: Subparsers) -> None:
@@ -72,58 +71,35 @@ def register_cli(subparsers: Subparsers) -> None:
     recover.set_defaults(handler=run_recover)
 
 
-def _record_target(
-    args: argparse.Namespace, settings: Settings, default_format: str, formats: tuple[str, ...]
-) -> tuple[Path, str]:
-    """The file ``record`` will write, checked before anything is recorded."""
-    from capture.recording.targets import resolve_output
-    from capture.settings import output_folder
-
-    return resolve_output(
-        args.output,
-        args.format,
-        default_folder=output_folder(settings),
-        default_format=default_format,
-        name_template=settings.output.name_template,
-        formats=formats,
-        overwrite=args.overwrite,
-    )
-
-
 def run_record(args: argparse.Namespace) -> int:
     if not args.audio_only:
         return _run_screen_record(args)
     if _screen_options(args):
         raise UsageError(f"{_screen_options(args)[0]} records the screen; drop --audio-only")
-    settings = settings_with_source(args.source)
-    target, fmt = _record_target(args, settings, settings.output.audio_format, AUDIO_FORMATS)
-    from capture.ffmpeg import audio_format, locate_ffmpeg
-
-    info = locate_ffmpeg()
-    codec = audio_format(fmt).codec
-    if codec != "pcm_s16le":
-        info.require_encoder(codec)  # fail now, not after an hour of recording
-    return _record_until_stopped(
-        settings,
-        target,
-        args.duration,
-        lambda recorder: recorder.start_recording(target, fmt, overwrite=args.overwrite),
-    )
+    return _record_until_stopped(settings_with_source(args.source), args, None)
 
 
 def _record_until_stopped(
-    settings: Settings,
-    target: Path,
-    duration: float | None,
-    start: Callable[[Recorder], None],
+    settings: Settings, args: argparse.Namespace, screen: Target | None
 ) -> int:
-    """Start with ``start``, show progress on a terminal, stop on a signal or ``duration``, save."""
+    """Start (the screen too, unless ``screen`` is None), show progress on a terminal, stop on a
+    signal or ``--duration``, save."""
     from capture.recording.recorder import Recorder
 
+    duration: float | None = args.duration
+    recorder = Recorder(settings)
+    target, fmt = recorder.resolve_target(
+        args.output, args.format, screen=screen is not None, overwrite=args.overwrite
+    )
     offer_recovery()
     interactive = sys.stdout.isatty() and sys.stderr.isatty()
-    with StopSignal() as stop, Recorder(settings) as recorder:
-        start(recorder)
+    with StopSignal() as stop, recorder:
+        if screen is None:
+            recorder.start_recording(target, fmt, overwrite=args.overwrite)
+        else:
+            recorder.start_screen_recording(
+                target, screen, fmt=fmt, audio=not args.no_audio, overwrite=args.overwrite
+            )
         display = (
             LiveDisplay("● REC", f"→ {target.name}", lambda: recorder.recording_elapsed)
             if interactive
@@ -157,7 +133,7 @@ def _run_screen_record(args: argparse.Namespace) -> int:
     """``loopcap record`` of the screen: like audio-only, into MP4 (or MKV)."""
     import dataclasses
 
-    from capture.screen import MonitorTarget, Region, RegionTarget, Target, WindowTarget
+    from capture.screen import MonitorTarget, Region, RegionTarget, WindowTarget
 
     settings = settings_with_source(args.source)
     changes = {
@@ -179,21 +155,7 @@ def _run_screen_record(args: argparse.Namespace) -> int:
         screen = RegionTarget(Region.parse(args.region))
     else:
         screen = MonitorTarget(args.monitor)
-    target, fmt = _record_target(args, settings, settings.screen.video_format, VIDEO_FORMATS)
-    from capture.ffmpeg import locate_ffmpeg
-
-    info = locate_ffmpeg()
-    info.require_encoder("libx264")  # fail now, not after an hour of recording
-    if not args.no_audio:
-        info.require_encoder("aac")
-    return _record_until_stopped(
-        settings,
-        target,
-        args.duration,
-        lambda recorder: recorder.start_screen_recording(
-            target, screen, fmt=fmt, audio=not args.no_audio, overwrite=args.overwrite
-        ),
-    )
+    return _record_until_stopped(settings, args, screen)
 
 
 def _wait_for_stop(

@@ -8,7 +8,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from capture.errors import ScreenSourceError
-from capture.settings import load_settings, sessions_dir
+from capture.paths import sessions_dir, settings_path, state_dir
+from capture.settings import load_settings
 
 if TYPE_CHECKING:
     from capture.cli import Subparsers
@@ -89,7 +90,7 @@ def _screen_devices(*, strict: bool = False) -> list[dict[str, Any]]:
 
 
 def run_paths(args: argparse.Namespace) -> int:
-    from capture.settings import output_folder, settings_path, state_dir
+    from capture.settings import output_folder
 
     settings = load_settings()
     print(f"settings:   {settings_path()}")

@@ -28,7 +28,6 @@ presses to that thread).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -37,41 +36,13 @@ import numpy as np
 import numpy.typing as npt
 
 from capture.errors import NoteSettingsError
+from capture.events import CatchState
+from capture.levels import SILENCE_DB, power_to_db, window_power
 from capture.settings import NoteSettings
 
-#: The level given to digital silence (and the lowest any level reads).
-SILENCE_DB = -120.0
-# Full-scale int16: a square wave at ±32768 reads 0 dBFS.
-_FULL_SCALE = 32768.0
 # The noise floor is tracked on a histogram of levels at this resolution: exact, O(1) per window.
 _FLOOR_BIN_DB = 0.5
 _FLOOR_BINS = int(-SILENCE_DB / _FLOOR_BIN_DB) + 1
-
-
-def levels_db(frames: npt.NDArray[np.int16], window_frames: int) -> npt.NDArray[np.float64]:
-    """RMS level in dBFS of each whole window of ``window_frames`` frames (all channels).
-
-    ``frames`` is int16 shaped (frames, channels) or (frames,); a trailing partial window is
-    not measured. Digital silence reads :data:`SILENCE_DB`.
-    """
-    channels = 1 if frames.ndim == 1 else frames.shape[1]
-    return _power_to_db(_window_power(frames, window_frames), window_frames * channels)
-
-
-def _window_power(frames: npt.NDArray[np.int16], window_frames: int) -> npt.NDArray[np.float64]:
-    """Sum of squares of each whole window (in float: squares of int16 overflow int16)."""
-    count = len(frames) // window_frames
-    samples = frames[: count * window_frames].reshape(count, -1).astype(np.float32)
-    power: npt.NDArray[np.float64] = np.einsum("ij,ij->i", samples, samples).astype(np.float64)
-    return power
-
-
-_SILENCE_POWER = _FULL_SCALE**2 * 10 ** (SILENCE_DB / 10)
-
-
-def _power_to_db(power: npt.NDArray[np.float64], samples: int) -> npt.NDArray[np.float64]:
-    mean = np.maximum(power / samples, _SILENCE_POWER)
-    return 10.0 * np.log10(mean / _FULL_SCALE**2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,11 +209,11 @@ class NoteDetector:
         if self._carry_frames:
             need = window - self._carry_frames
             head = frames[:need]
-            self._carry_power += float(_window_power(head, len(head))[0]) if len(head) else 0.0
+            self._carry_power += float(window_power(head, len(head))[0]) if len(head) else 0.0
             self._carry_frames += len(head)
             if self._carry_frames < window:
                 return events
-            level = _power_to_db(np.array([self._carry_power]), samples_per_window)
+            level = power_to_db(np.array([self._carry_power]), samples_per_window)
             events += self.feed_levels(level, self._carry_start)
             self._carry_frames = 0
             self._carry_power = 0.0
@@ -250,13 +221,13 @@ class NoteDetector:
             start_frame += need
         whole = len(frames) // window
         if whole:
-            power = _window_power(frames, window)
-            events += self.feed_levels(_power_to_db(power, samples_per_window), start_frame)
+            power = window_power(frames, window)
+            events += self.feed_levels(power_to_db(power, samples_per_window), start_frame)
         rest = frames[whole * window :]
         if len(rest):
             self._carry_start = start_frame + whole * window
             self._carry_frames = len(rest)
-            self._carry_power = float(_window_power(rest, len(rest))[0])
+            self._carry_power = float(window_power(rest, len(rest))[0])
         return events
 
     def feed_levels(
@@ -330,12 +301,6 @@ class NoteDetector:
 
 # ---------------------------------------------------------------------------------------------
 # What the catch-note key does
-
-
-class CatchState(enum.Enum):
-    IDLE = "idle"
-    WAITING = "waiting"  # a note is playing; it is saved when it ends
-    ARMED = "armed"  # nothing played; the next note is caught, until the deadline
 
 
 CatchReason = Literal["playing", "recent", "next"]
@@ -430,7 +395,7 @@ class CatchPlanner:
             if isinstance(event, NoteStarted) and self._state is CatchState.ARMED:
                 self._wait_for(event.onset_frame, "next")
                 out.append(CatchWaiting(event.onset_frame, event.start_frame))
-            elif isinstance(event, NoteEnded) and self._state is CatchState.WAITING:
+            elif isinstance(event, NoteEnded) and self._state is CatchState.CATCHING:
                 self._state = CatchState.IDLE
                 out.append(CatchReady(event.note, self._reason))
         if self._state is CatchState.ARMED and now_frame >= self._deadline:
@@ -444,6 +409,6 @@ class CatchPlanner:
         self._onset = None
 
     def _wait_for(self, onset: int, reason: CatchReason) -> None:
-        self._state = CatchState.WAITING
+        self._state = CatchState.CATCHING
         self._onset = onset
         self._reason = reason

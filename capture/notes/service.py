@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capture.errors import LoopcapError
-from capture.events import Event, NoteArmed, NoteFailed, NoteSaved, NoteStarted, NoteTimedOut
+from capture.events import Event, NoteArmed, NoteCatching, NoteFailed, NoteSaved, NoteTimedOut
 
 if TYPE_CHECKING:
     import numpy as np
@@ -140,7 +140,7 @@ class NoteService:
             if isinstance(catch, CatchArmed):
                 self._emit(NoteArmed(self.settings.notes.catch_timeout_s))
             elif isinstance(catch, CatchWaiting):
-                self._emit(NoteStarted((now - catch.start_frame) / self.samplerate))
+                self._emit(NoteCatching((now - catch.start_frame) / self.samplerate))
             elif isinstance(catch, CatchReady) and not self.save_every_note:
                 self._queue_save(catch.note.start_frame, catch.note.end_frame, catch.reason)
             elif isinstance(catch, CatchTimedOut):
@@ -148,11 +148,12 @@ class NoteService:
 
     def finish(self) -> None:
         """Listening stopped: a note still sounding is complete as far as it went; save it."""
-        from capture.notes.detector import CatchState, NoteEnded
+        from capture.events import CatchState
+        from capture.notes.detector import NoteEnded
 
         for event in self.detector.finish():
             if isinstance(event, NoteEnded) and (
-                self.save_every_note or self.planner.state is CatchState.WAITING
+                self.save_every_note or self.planner.state is CatchState.CATCHING
             ):
                 self._queue_save(event.note.start_frame, event.note.end_frame, "heard")
         self.planner.cancel()

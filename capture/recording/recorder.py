@@ -1,16 +1,35 @@
-"""The controller every front end drives: the CLI, the tray and the control socket.
+"""The Recorder: the one controller every client drives (the CLI, the tray, the control socket),
+and the one place for loopcap's state and rules.
 
-A Recorder owns one LoopbackSource and a *pump* thread that takes its blocks and hands them to
-whatever needs them: the level meter, a running recording's session file, and any other block
-consumer (the replay ring and note detector). The source's own thread only reads; the pump does
-the disk writes. Front ends learn what happens through events (:meth:`Recorder.subscribe`),
-delivered on the pump thread: a UI must hand them over to its own thread.
+It owns one LoopbackSource, the running recording (audio or screen), the note service (replay
+ring, detector, catch planner) and the catch state. It checks what a start needs before anything
+starts (the encoders of the output format, a writable folder), so every client fails at once, not
+at stop. Clients only request (start, stop, catch, save) and render what they are told.
+
+Threads:
+
+- *caller threads* (the CLI's main thread, the tray's workers, control-socket handlers, hotkey
+  callbacks) call the public methods. Those that change state take ``_lock`` briefly; none holds
+  it while waiting for audio or ffmpeg.
+- the source's *reader* thread (``LoopbackSource``) reads audio and reports problems
+  (:meth:`_on_source_event`): it notes gaps in the session and emits ``SourceProblem``.
+- *audio-pump* takes each block and hands it to the level meter, the running recording's session
+  (disk writes) and the block consumers (the note service: ring, detector, planner).
+- *note-saver* (the note service) encodes caught notes with ffmpeg.
+- *screen-grab* and the video writer (``VideoCapture``) run during screen recordings.
+- *recorder-events* delivers every event to the subscribers (:meth:`subscribe`), one at a time,
+  in the order they were emitted, whichever thread emitted them. Subscribers run there and only
+  there: a UI hands what it needs over to its own loop. A subscriber must not wait for a later
+  event (it would wait for itself).
+
+Methods that report an outcome (:meth:`stop_recording`, :meth:`save_last`, :meth:`close`) return
+only after the events they emitted have been delivered.
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -19,15 +38,23 @@ from typing import TYPE_CHECKING
 
 from capture.errors import AudioSourceError, LoopcapError
 from capture.events import (
+    CatchState,
     Event,
     LevelChanged,
+    NoteArmed,
+    NoteCatching,
+    NoteFailed,
+    NoteSaved,
+    NoteTimedOut,
     RecordingFailed,
+    RecordingKind,
     RecordingSaved,
     SourceProblem,
     State,
     StateChanged,
 )
-from capture.settings import Settings, sessions_dir
+from capture.paths import sessions_dir
+from capture.settings import Settings
 
 if TYPE_CHECKING:
     from capture.audio import AudioBlock, LoopbackSource, SourceEvent
@@ -41,25 +68,76 @@ log = logging.getLogger(__name__)
 
 # Level events are for meters: ten a second is plenty.
 LEVEL_EVENT_INTERVAL_S = 0.1
-SILENCE_DB = -120.0
 
 
 BlockConsumer = Callable[["AudioBlock"], None]
 
 
-def peak_db(block: AudioBlock) -> float:
-    if len(block.frames) == 0:
-        return SILENCE_DB
-    peak = int(abs(block.frames.astype("int32")).max())
-    return 20 * math.log10(peak / 32768) if peak else SILENCE_DB
+class _EventDispatcher:
+    """Delivers events on one thread of its own, in the order they were emitted."""
+
+    #: How long a flush waits for a subscriber that does not return.
+    FLUSH_TIMEOUT_S = 30.0
+
+    def __init__(self, subscribers: list[Callable[[Event], None]]) -> None:
+        self._subscribers = subscribers
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Event | threading.Event | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._queue = queue.SimpleQueue()  # each thread drains a queue of its own
+                self._thread = threading.Thread(
+                    target=self._deliver, args=(self._queue,), daemon=True, name="recorder-events"
+                )
+                self._thread.start()
+            self._queue.put(event)
+
+    def _deliver(self, events: queue.SimpleQueue[Event | threading.Event | None]) -> None:
+        while True:
+            event = events.get()
+            if event is None:
+                return
+            if isinstance(event, threading.Event):
+                event.set()  # a flush marker: everything before it is delivered
+                continue
+            for callback in list(self._subscribers):
+                try:
+                    callback(event)
+                except Exception:  # a broken subscriber must not stop the others
+                    log.exception("event subscriber failed on %s", event)
+
+    def flush(self) -> None:
+        """Return once every event emitted so far is delivered (at once on the event thread)."""
+        marker = threading.Event()
+        with self._lock:
+            if self._thread is None or self._thread is threading.current_thread():
+                return
+            self._queue.put(marker)
+        if not marker.wait(self.FLUSH_TIMEOUT_S):
+            log.warning("an event subscriber is taking more than %.0f s", self.FLUSH_TIMEOUT_S)
+
+    def close(self) -> None:
+        """Deliver what is queued, then end the thread (a later event starts a new one)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=self.FLUSH_TIMEOUT_S)
 
 
 class _ActiveRecording:
     """A recording's place on the sample clock, as the pump writes it."""
 
-    def __init__(self, session: RecordingSession, started_at: float) -> None:
+    def __init__(self, session: RecordingSession, started_at: float, kind: RecordingKind) -> None:
         self.session = session
         self.started_at = started_at
+        self.kind = kind
+        self.stopping = False  # stop_recording is under way (it waits without the Recorder lock)
+        self.finished = threading.Event()  # stop_recording is done with it
         self.next_frame: int | None = None  # where on the clock the next write continues
         self.frames_wanted: int | None = None  # the exact length, known once stopping
         self.written = 0
@@ -110,6 +188,16 @@ class _ActiveRecording:
                 self.written += missing
 
 
+#: The catch state each event leaves behind.
+_CATCH_AFTER: dict[type, CatchState] = {
+    NoteArmed: CatchState.ARMED,
+    NoteCatching: CatchState.CATCHING,
+    NoteTimedOut: CatchState.IDLE,
+    NoteSaved: CatchState.IDLE,
+    NoteFailed: CatchState.IDLE,
+}
+
+
 class Recorder:
     def __init__(
         self,
@@ -124,6 +212,7 @@ class Recorder:
         self.sessions_root = sessions_root or sessions_dir()
         self._clock = clock
         self._subscribers: list[Callable[[Event], None]] = []
+        self._events = _EventDispatcher(self._subscribers)
         self._consumers: list[BlockConsumer] = []
         self._lock = threading.RLock()
         self._source: LoopbackSource | None = None
@@ -134,11 +223,14 @@ class Recorder:
         self._notes: NoteService | None = None
         self.source_failure: AudioSourceError | None = None
         self.state = State.IDLE
+        self._catch = CatchState.IDLE
+        self._catch_since = clock()
 
     # -- events --------------------------------------------------------------------------------
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``callback`` with every event (on the pump thread); returns an unsubscribe."""
+        """Call ``callback`` with every event, on the recorder-events thread (see the thread map
+        above); returns an unsubscribe."""
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
@@ -147,11 +239,21 @@ class Recorder:
         self._consumers.append(consumer)
 
     def _emit(self, event: Event) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception:  # a broken subscriber must not stop the recording
-                log.exception("event subscriber failed on %s", event)
+        """From any thread: update the state the event changes, then queue it for delivery."""
+        catch = _CATCH_AFTER.get(type(event))
+        if catch is not None and catch is not self._catch:
+            self._catch, self._catch_since = catch, self._clock()
+        self._events.emit(event)
+
+    @property
+    def catch_state(self) -> CatchState:
+        """Whether a catch-note request is waiting for a note or catching one."""
+        return self._catch
+
+    @property
+    def seconds_in_catch_state(self) -> float:
+        """How long ago the catch state last changed."""
+        return self._clock() - self._catch_since
 
     def _set_state(self, state: State) -> None:
         if state is not self.state:
@@ -214,7 +316,9 @@ class Recorder:
         now = self._clock()
         if now - self._last_level_event >= LEVEL_EVENT_INTERVAL_S:
             self._last_level_event = now
-            self._emit(LevelChanged(peak_db(block)))
+            from capture.levels import peak_db
+
+            self._emit(LevelChanged(peak_db(block.frames)))
         recording = self._recording
         if recording is not None:
             recording.accept(block)
@@ -222,10 +326,10 @@ class Recorder:
             consumer(block)
 
     def _on_source_event(self, event: SourceEvent) -> None:
+        # The reader thread: no Recorder lock here (the session guards its own manifest).
         recording = self._recording
         if recording is not None:
-            with self._lock:
-                recording.session.note_gap(event.at - recording.started_at, event.message)
+            recording.session.note_gap(event.at - recording.started_at, event.message)
         self._emit(SourceProblem(event.kind, event.message))
 
     # -- recording -----------------------------------------------------------------------------
@@ -240,13 +344,51 @@ class Recorder:
         recording = self._recording
         return Path(recording.session.manifest.target) if recording is not None else None
 
+    @property
+    def recording_kind(self) -> RecordingKind | None:
+        """What the running recording captures (None when none runs)."""
+        recording = self._recording
+        return recording.kind if recording is not None else None
+
+    def resolve_target(
+        self,
+        output: str | None = None,
+        fmt: str | None = None,
+        *,
+        screen: bool = False,
+        overwrite: bool = False,
+    ) -> tuple[Path, str]:
+        """The file a recording will be saved to, and its format, checked before it starts.
+
+        ``output`` is a file or folder (None: the recordings folder, a new dated name); ``fmt``
+        overrides the format the name's extension gives.
+        """
+        from capture.ffmpeg import AUDIO_FORMATS, VIDEO_FORMATS
+        from capture.recording.targets import resolve_output
+        from capture.settings import output_folder
+
+        settings = self.settings
+        return resolve_output(
+            output,
+            fmt,
+            default_folder=output_folder(settings),
+            default_format=(
+                settings.screen.video_format if screen else settings.output.audio_format
+            ),
+            name_template=settings.output.name_template,
+            formats=VIDEO_FORMATS if screen else AUDIO_FORMATS,
+            overwrite=overwrite,
+        )
+
     def start_recording(self, target: Path, fmt: str, *, overwrite: bool = False) -> None:
         """Start writing loopback audio to a crash-safe session that becomes ``target``."""
+        from capture.ffmpeg import require_encoders_for
         from capture.recording.session import RecordingSession
 
         with self._lock:
             if self._recording is not None:
                 raise LoopcapError("a recording is already running; stop it first")
+            require_encoders_for(fmt)  # fail now, not after an hour of recording
             self.start_listening()
             session = RecordingSession.create(
                 self.sessions_root,
@@ -256,7 +398,7 @@ class Recorder:
                 channels=self.settings.audio.channels,
                 overwrite=overwrite,
             )
-            self._recording = _ActiveRecording(session, self._clock())
+            self._recording = _ActiveRecording(session, self._clock(), RecordingKind.AUDIO)
             self._set_state(State.RECORDING)
 
     def start_screen_recording(
@@ -270,6 +412,7 @@ class Recorder:
     ) -> None:
         """Start recording the screen (monitor, region or window) and, unless ``audio`` is
         False, the loopback audio, whose sample clock the frames are placed on."""
+        from capture.ffmpeg import require_encoders_for
         from capture.recording.session import RecordingSession
         from capture.recording.video import LIVE_VIDEO, AudioClock, VideoCapture, WallClock
         from capture.screen import ScreenSource
@@ -277,6 +420,7 @@ class Recorder:
         with self._lock:
             if self._recording is not None:
                 raise LoopcapError("a recording is already running; stop it first")
+            require_encoders_for(fmt, audio=audio)  # fail now, not after an hour of recording
             options = self.settings.screen
             source = ScreenSource(
                 screen,
@@ -315,7 +459,7 @@ class Recorder:
                 video.close()
                 session.discard()
                 raise
-            recording = _ActiveRecording(session, started_at)
+            recording = _ActiveRecording(session, started_at, RecordingKind.SCREEN)
             recording.video, recording.has_audio = video, audio
             recording.clock = clock if isinstance(clock, AudioClock) else None
             self._recording = recording
@@ -329,37 +473,50 @@ class Recorder:
         """
         with self._lock:
             recording = self._recording
-            if recording is None:
+            if recording is None or recording.stopping:
                 raise LoopcapError("no recording is running")
+            recording.stopping = True
             elapsed = self._clock() - recording.started_at
             if length_s is not None:
-                elapsed = min(elapsed, length_s)  # --duration: exactly that long, not a tick more
+                elapsed = min(elapsed, length_s)  # a set duration: exactly that long
             frames_wanted = round(elapsed * self.samplerate)
             recording.stop_at(frames_wanted)
-            # Audio lags the clock by a block or two; a gap is filled after gap_threshold.
-            grace = self.settings.audio.gap_threshold_s + 1.0
-            if not recording.has_audio:
-                recording.written = frames_wanted  # the timeline's length, without audio
-            elif self.source_failure is None and not recording.done.wait(grace):
-                log.warning("audio stopped arriving before the end; padding with silence")
-            if recording.has_audio:
-                recording.pad_to_length(self.settings.audio.channels)
-            self._recording = None
-            session = recording.session
+        try:
+            # Without the lock: the pump and the reader keep working while the last audio comes.
+            self._wait_for_the_end(recording, frames_wanted)
             if recording.video is not None:
                 recording.video.stop(frames_wanted / self.samplerate)
+            session = recording.session
+            # Audio that came before a late stop (a set duration reached while busy) is not kept.
+            recording.written = min(recording.written, frames_wanted)
             session.mark_stopped(recording.written)
-            listening = self._source is not None and self.source_failure is None
-            self._set_state(State.LISTENING if listening else State.IDLE)
+            with self._lock:
+                self._recording = None
+                listening = self._source is not None and self.source_failure is None
+                self._set_state(State.LISTENING if listening else State.IDLE)
+        finally:
+            recording.finished.set()
         try:
             path = session.finalize()
         except LoopcapError as exc:
             session.close()
             self._emit(RecordingFailed(f"{exc}; the recording is kept for 'loopcap recover'"))
+            self._events.flush()
             raise
         seconds = recording.written / self.samplerate
         self._emit(RecordingSaved(path, seconds))
+        self._events.flush()
         return path
+
+    def _wait_for_the_end(self, recording: _ActiveRecording, frames_wanted: int) -> None:
+        if not recording.has_audio:
+            recording.written = frames_wanted  # the timeline's length, without audio
+            return
+        # Audio lags the clock by a block or two; a gap is filled after gap_threshold.
+        grace = self.settings.audio.gap_threshold_s + 1.0
+        if self.source_failure is None and not recording.done.wait(grace):
+            log.warning("audio stopped arriving before the end; padding with silence")
+        recording.pad_to_length(self.settings.audio.channels)
 
     # -- the recent past: replay ring and voice notes -----------------------------------------
 
@@ -376,6 +533,7 @@ class Recorder:
         self, clips: ClipFormat | None = None, *, save_every_note: bool = False
     ) -> NoteService:
         """Keep the recent past in the replay ring and watch for notes (once; then a no-op)."""
+        from capture.ffmpeg import require_encoders_for
         from capture.notes.service import NoteService, wall_clock_mapper
         from capture.recording.targets import check_writable_folder
 
@@ -384,6 +542,7 @@ class Recorder:
                 return self._notes
             clips = clips or self.default_clip_format()
             check_writable_folder(clips.folder, create=True)
+            require_encoders_for(clips.fmt)  # a caught note must be savable
             self.start_listening()
             assert self._source is not None and self._source.aligner is not None
             service = NoteService(
@@ -402,7 +561,7 @@ class Recorder:
     def catch_note(self) -> None:
         """Save the note playing now from its onset, or the one that just ended, or the next.
 
-        Returns at once; NoteArmed / NoteStarted / NoteSaved / NoteTimedOut events follow.
+        Returns at once; NoteArmed / NoteCatching / NoteSaved / NoteTimedOut events follow.
         """
         self.start_notes().catch_note()
 
@@ -410,12 +569,16 @@ class Recorder:
         """Save the last ``seconds`` of what was played (as far as the ring reaches)."""
         path = self.start_notes().save_last(seconds)
         self._emit(RecordingSaved(path, seconds))
+        self._events.flush()
         return path
 
     # -- closing -------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop listening. A running recording is kept on disk for 'loopcap recover'."""
+        stopping = self._recording
+        if stopping is not None and stopping.stopping:
+            stopping.finished.wait(self.settings.audio.gap_threshold_s + 60)
         with self._lock:
             if self._recording is not None:
                 if self._recording.video is not None:
@@ -436,6 +599,7 @@ class Recorder:
                 self._source.close()
                 self._source = None
             self._set_state(State.IDLE)
+        self._events.close()  # every event delivered before close returns
 
     def __enter__(self) -> Recorder:
         return self

@@ -67,30 +67,23 @@ class _SessionLock:
     """An advisory lock held while the recording process lives; the OS drops it on any death."""
 
     def __init__(self, path: Path) -> None:
-        self._file: IO[bytes] | None = path.open("a+b")
+        from filelock import FileLock
+
+        # Not thread-local: a recording may be started on one thread and stopped on another.
+        self._lock = FileLock(path, timeout=0, thread_local=False)
 
     def try_acquire(self) -> bool:
-        assert self._file is not None
-        try:
-            import fcntl
-        except ImportError:  # Windows: msvcrt locks a byte range instead
-            import msvcrt
+        from filelock import Timeout
 
-            try:
-                msvcrt.locking(self._file.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            except OSError:
-                return False
-            return True
         try:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            self._lock.acquire()
+        except Timeout:
             return False
         return True
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing drops the lock
-            self._file = None
+        if self._lock.is_locked:
+            self._lock.release()
 
 
 class RecordingSession:

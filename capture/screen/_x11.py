@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from capture.desktop import display_server
 from capture.errors import ScreenSourceError
 from capture.screen._types import Region, Window
 
@@ -22,7 +23,7 @@ def _open_display() -> Any:
     if not name:
         hint = (
             " (this is a Wayland session: X11 capture is blocked there)"
-            if os.environ.get("WAYLAND_DISPLAY")
+            if display_server() == "wayland"
             else ""
         )
         raise ScreenSourceError(

@@ -17,22 +17,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from capture.errors import AlreadyRunning, LoopcapError, NotRunning
+from capture.paths import runtime_dir
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
-
-
-def runtime_dir() -> Path:
-    override = os.environ.get("LOOPCAP_RUNTIME_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_runtime_dir("loopcap", appauthor=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +33,7 @@ class Endpoint:
     family: str
     key_file: Path
     lock_file: Path
+    pid_file: Path
 
     @classmethod
     def for_user(cls, folder: Path | None = None) -> Endpoint:
@@ -50,7 +43,13 @@ class Endpoint:
             address, family = rf"\\.\pipe\loopcap-{user}", "AF_PIPE"
         else:
             address, family = str(folder / "control.sock"), "AF_UNIX"
-        return cls(address, family, folder / "control.key", folder / "instance.lock")
+        return cls(
+            address,
+            family,
+            folder / "control.key",
+            folder / "instance.lock",
+            folder / "instance.pid",
+        )
 
 
 # -----------------------------------------------------------------------------------------------
@@ -58,47 +57,40 @@ class Endpoint:
 
 
 class InstanceLock:
-    """Held by the running instance; the OS releases it when the process dies in any way."""
+    """Held by the running instance; the OS releases it when the process dies in any way.
+
+    The holder's process id is written beside the lock, for the message a second instance gets.
+    """
 
     def __init__(self, endpoint: Endpoint) -> None:
-        self._path = endpoint.lock_file
-        self._file: IO[str] | None = None
+        from filelock import FileLock
+
+        self._pid_file = endpoint.pid_file
+        # Not thread-local: the tray takes it on a worker thread and releases it on the main one.
+        self._lock = FileLock(endpoint.lock_file, timeout=0, thread_local=False)
 
     def acquire(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = self._path.open("a+", encoding="utf-8")
+        from filelock import Timeout
+
+        self._pid_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # Windows
-            import msvcrt
-
-            try:
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            except OSError:
-                handle.close()
-                raise AlreadyRunning(self._running_message()) from None
-        except OSError:
-            handle.close()
+            self._lock.acquire()
+        except Timeout:
             raise AlreadyRunning(self._running_message()) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._file = handle
+        _write_private(self._pid_file, str(os.getpid()))
 
     def _running_message(self) -> str:
         try:
-            pid = self._path.read_text(encoding="utf-8").strip()
+            pid = self._pid_file.read_text(encoding="utf-8").strip()
         except OSError:
             pid = "?"
         return f"loopcap is already running (pid {pid}); drive it with 'loopcap ctl'"
 
     def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._lock.is_locked:
+            with contextlib.suppress(FileNotFoundError):
+                self._pid_file.unlink()
+            self._lock.release()
 
 
 # -----------------------------------------------------------------------------------------------

@@ -29,34 +29,29 @@ class HotkeyStatus:
 
 def why_unavailable(environ: Mapping[str, str] = os.environ, platform: str = sys.platform) -> str:
     """Empty if global hotkeys can work here, else why not and what to use instead."""
-    if platform.startswith("win") or platform == "darwin":
+    from capture.desktop import display_server
+
+    server = display_server(environ, platform)
+    if server == "native":
         return ""
-    if environ.get("WAYLAND_DISPLAY") or environ.get("XDG_SESSION_TYPE") == "wayland":
+    if server == "wayland":
         return (
             "Wayland gives no global hotkeys to X11 programs; bind 'loopcap ctl catch-note' to a "
             "shortcut in your desktop's keyboard settings"
         )
-    display = environ.get("DISPLAY")
-    if not display:
+    if server == "none":
         return "no display, so no global hotkeys; use 'loopcap ctl catch-note'"
-    return _x11_record_missing(display)
+    return _x11_record_missing(environ["DISPLAY"])
 
 
 def _x11_record_missing(display: str) -> str:
+    from capture.desktop import x11_extensions
+
     try:
-        from Xlib import display as xdisplay
-        from Xlib.error import DisplayError
-    except ImportError:
-        return ""
-    try:
-        conn = xdisplay.Display(display)
-    except DisplayError as exc:
+        extensions = x11_extensions(display)
+    except ConnectionError as exc:
         return f"cannot open X display {display} ({exc}); use 'loopcap ctl catch-note'"
-    try:
-        has_record = conn.has_extension("RECORD")
-    finally:
-        conn.close()
-    if not has_record:
+    if extensions is not None and "RECORD" not in extensions:
         return (
             f"the X server on {display} lacks the RECORD extension that global hotkeys need; "
             "use 'loopcap ctl catch-note' (or enable RECORD)"

@@ -3,7 +3,9 @@
 ``loopcap tray`` and ``loopcap listen`` both run a LoopcapService: it takes the per-user instance
 lock, keeps the replay ring and note detector going, answers the control channel and the
 global hotkeys. Actions return quickly; whatever takes time (encoding) runs on worker threads,
-and the outcome arrives as an event (:mod:`capture.events`).
+and the outcome arrives as an event (:mod:`capture.events`), on the Recorder's event thread. The
+state and its rules are the Recorder's; the service adds the instance lock, the control channel,
+the hotkeys and the list of recent files.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from capture.errors import LoopcapError, UsageError
-from capture.events import Event, NoteArmed, NoteSaved, NoteStarted, NoteTimedOut, RecordingSaved
+from capture.events import Event, NoteArmed, NoteCatching, NoteSaved, NoteTimedOut, RecordingSaved
 from capture.recording.recorder import Recorder
 from capture.service.control import ControlServer, Endpoint, InstanceLock
 from capture.service.hotkeys import Hotkeys, HotkeyStatus
-from capture.settings import AUDIO_FORMATS, Settings, load_settings
+from capture.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ class LoopcapService:
         self.recorder = recorder or Recorder(self.settings)
         self.recent: deque[Path] = deque(maxlen=RECENT_FILES)
         self.hotkey_status = HotkeyStatus(False, "hotkeys not started")
-        #: "idle", "armed" (waiting for the next note) or "catching" (a note is playing).
-        self.catch_state = "idle"
         self.last_message = ""
         self._instance = InstanceLock(self.endpoint)
         self._server = ControlServer(self.endpoint, self.handle)
@@ -108,19 +108,7 @@ class LoopcapService:
         return self.recorder.recording_target is not None
 
     def start_recording(self, *, screen: bool = False, fmt: str | None = None) -> Path:
-        from capture.recording.targets import resolve_output
-        from capture.settings import VIDEO_FORMATS, output_folder
-
-        target, fmt = resolve_output(
-            None,
-            fmt,
-            default_folder=output_folder(self.settings),
-            default_format=(
-                self.settings.screen.video_format if screen else self.settings.output.audio_format
-            ),
-            name_template=self.settings.output.name_template,
-            formats=VIDEO_FORMATS if screen else AUDIO_FORMATS,
-        )
+        target, fmt = self.recorder.resolve_target(fmt=fmt, screen=screen)
         if screen:
             from capture.screen import MonitorTarget
 
@@ -151,15 +139,9 @@ class LoopcapService:
     # -- state ---------------------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, NoteArmed):
-            self.catch_state = "armed"
-        elif isinstance(event, NoteStarted):
-            self.catch_state = "catching"
-        elif isinstance(event, NoteTimedOut):
-            self.catch_state = "idle"
+        if isinstance(event, NoteTimedOut):
             self.last_message = "no note came; catching stopped"
         elif isinstance(event, NoteSaved | RecordingSaved):
-            self.catch_state = "idle" if isinstance(event, NoteSaved) else self.catch_state
             self.recent.appendleft(event.path)
             self.last_message = f"saved {event.path}"
         for waiter in list(self._waiters):
@@ -170,8 +152,9 @@ class LoopcapService:
         source = recorder.source_info
         return {
             "state": recorder.state.value,
-            "catch": self.catch_state,
+            "catch": recorder.catch_state.value,
             "recording": str(recorder.recording_target) if self.recording else None,
+            "recording_kind": kind.value if (kind := recorder.recording_kind) else None,
             "recording_seconds": round(recorder.recording_elapsed, 1),
             "source": source.id if source else None,
             "hotkeys": self.hotkey_status.message,
@@ -210,7 +193,7 @@ class LoopcapService:
 
         def waiter(event: Event) -> None:
             if isinstance(event, NoteSaved | NoteTimedOut) or (
-                not wait and isinstance(event, NoteArmed | NoteStarted)
+                not wait and isinstance(event, NoteArmed | NoteCatching)
             ):
                 news.append(event)
                 arrived.set()
@@ -227,7 +210,7 @@ class LoopcapService:
         event = news[0]
         if isinstance(event, NoteSaved):
             return {"ok": True, "result": "saved", "path": str(event.path)}
-        if isinstance(event, NoteStarted):
+        if isinstance(event, NoteCatching):
             return {"ok": True, "result": "catching", "seconds_ago": round(event.seconds_ago, 2)}
         if isinstance(event, NoteArmed):
             return {"ok": True, "result": "armed", "timeout_seconds": event.timeout_s}
