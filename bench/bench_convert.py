@@ -2,8 +2,8 @@
 
     python bench/bench_convert.py [--notes 200] [--long 20] [--rounds 5] [--rss-files 10000]
 
-1. Which ffmpeg is fastest here: the bundled build and every other one present convert the same
-   40 notes one at a time, alternating; the faster one is the peer's binary.
+1. Which ffmpeg is fastest here, for each workload: the bundled build and every other one
+   present convert a sample of it with xargs, alternating; the faster one is the peer's binary.
 2. 200 generated voice notes (3-8 s of espeak-ng speech as 16 kHz mono Ogg Opus, as WhatsApp
    records them) to MP3, then 20 recordings of 3 minutes each: loopcap convert (the CLI, as a
    user runs it) against xargs running the fastest ffmpeg, one process per core, each file with
@@ -191,31 +191,23 @@ def run_xargs(binary: str, inputs: list[Path], out: Path, jobs: int) -> float:
     return elapsed
 
 
-def run_sequential(binary: str, inputs: list[Path], out: Path) -> float:
-    out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    for note in inputs:
-        command = [a.replace("/OUT/{}", str(out / note.name)).replace("{}", str(note))
-                   for a in peer_command(binary, note, Mp3Options())]  # fmt: skip
-        subprocess.run(command, check=True)
-    return time.perf_counter() - started
-
-
 def version(binary: str) -> str:
     first = subprocess.run([binary, "-version"], capture_output=True, text=True, check=True)
     return first.stdout.split("\n", 1)[0].split(" Copyright")[0]
 
 
-def fastest_ffmpeg(notes: list[Path], work: Path) -> str:
+def fastest_ffmpeg(label: str, inputs: list[Path], work: Path) -> str:
+    """The ffmpeg present that runs ``inputs`` fastest the way the peer runs them (xargs -P)."""
+    cores = os.cpu_count() or 1
     builds = {"bundled": _bundled(), "path": shutil.which("ffmpeg") or ""}
     present = {n: p for n, p in builds.items() if p and Path(p).exists()}
     times: dict[str, list[float]] = {n: [] for n in present}
     for round_ in range(3):
         for name in present if round_ % 2 == 0 else reversed(list(present)):
-            out = work / f"seq-{name}-{round_}"
-            times[name].append(run_sequential(present[name], notes, out))
+            out = work / f"pick-{name}-{round_}"
+            times[name].append(run_xargs(present[name], inputs, out, cores))
             shutil.rmtree(out)
-    print(f"\nsequential Opus -> MP3, {len(notes)} notes, one ffmpeg at a time (median of 3):")
+    print(f"\nfastest ffmpeg for {label}: {len(inputs)} of them, xargs -P{cores}, median of 3:")
     for name, path in present.items():
         print(f"  {name:8s} {statistics.median(times[name]):6.2f} s  {version(path)}")
     fastest = min(present, key=lambda n: statistics.median(times[n]))
@@ -270,7 +262,7 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=20)
     parser.add_argument("--long-seconds", type=int, default=180)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--sequential-notes", type=int, default=40)
+    parser.add_argument("--sample-notes", type=int, default=40)
     parser.add_argument("--rss-files", type=int, default=10000)
     args = parser.parse_args()
 
@@ -287,8 +279,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="loopcap-bench-"))
     try:
-        peer = fastest_ffmpeg(notes[: args.sequential_notes], work)
+        peer = fastest_ffmpeg("voice notes", notes[: args.sample_notes], work)
         compare("voice notes", notes, notes[0].parent, peer, work, args.rounds, 1.2)
+        peer = fastest_ffmpeg("3-minute files", long_files[:4], work)
         compare("3-minute files", long_files, long_files[0].parent, peer, work, args.rounds, 1.0)
         if args.rss_files:
             batch = make_rss_batch(cache / f"rss-{args.rss_files}", args.rss_files)
