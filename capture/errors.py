@@ -73,3 +73,7 @@ class NotRunning(LoopcapError):
 
 class AlreadyRunning(LoopcapError):
     """Another loopcap instance of this user is running."""
+
+
+class RuntimeFolderError(LoopcapError):
+    """The folder for the instance lock and control key is not private to this user."""

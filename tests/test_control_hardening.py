@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import stat
 import time
 from multiprocessing.connection import Client
+from pathlib import Path
 
-from tests.conftest import Loopcap
+from tests.conftest import Loopcap, assert_one_clear_line
 from tests.rig import PulseRig
 from tests.test_service import listening, status
 
@@ -100,3 +103,71 @@ def test_garbage_and_a_deeply_nested_request_get_answers_not_tracebacks(
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
     assert "Traceback" not in stderr, stderr
+
+
+# -----------------------------------------------------------------------------------------------
+# The runtime folder (lock, socket, key)
+
+
+def _runtime_at(loopcap: Loopcap, folder: Path) -> dict[str, str]:
+    return {"LOOPCAP_RUNTIME_DIR": str(folder)}
+
+
+def test_a_runtime_folder_open_to_others_is_refused_with_one_line(
+    loopcap: Loopcap, pulse: PulseRig, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    for args in (("listen", "--no-hotkeys"), ("ctl", "status")):
+        result = loopcap.run(*args, timeout=30, **_runtime_at(loopcap, shared))
+        assert result.returncode == 1, result
+        assert_one_clear_line(result.stderr)
+        assert str(shared) in result.stderr and "open to other users" in result.stderr
+    assert list(shared.iterdir()) == [], "nothing was created in it"
+
+
+def test_a_runtime_folder_of_another_user_is_refused(
+    loopcap: Loopcap, pulse: PulseRig, tmp_path: Path
+) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)  # nobody's: the tests run as root, who may give it away
+    result = loopcap.run("listen", "--no-hotkeys", timeout=30, **_runtime_at(loopcap, theirs))
+    assert result.returncode == 1
+    assert_one_clear_line(result.stderr)
+    assert str(theirs) in result.stderr and "another user" in result.stderr
+
+
+def test_planted_links_are_never_written_through(
+    loopcap: Loopcap, pulse: PulseRig, tmp_path: Path
+) -> None:
+    victims = {name: tmp_path / f"victim-{name}" for name in ("key", "key.tmp")}
+    for victim in victims.values():
+        victim.write_text("precious\n")
+        victim.chmod(0o644)
+    runtime = loopcap.runtime
+    runtime.mkdir(mode=0o700)
+    (runtime / "control.key").symlink_to(victims["key"])
+    (runtime / "control.key.tmp").symlink_to(victims["key.tmp"])
+    with listening(loopcap):  # (returns at once: the planted link "exists")
+        key = runtime / "control.key"
+        deadline = time.monotonic() + 30
+        while key.is_symlink() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not key.is_symlink() and stat.S_IMODE(key.stat().st_mode) == 0o600
+        assert _prompt_status(loopcap) == "listening"
+    for victim in victims.values():
+        assert victim.read_text() == "precious\n"
+        assert stat.S_IMODE(victim.stat().st_mode) == 0o644
+
+    # A link where the instance lock goes: refused, and the file it points at is untouched.
+    lock_victim = tmp_path / "victim-lock"
+    lock_victim.write_text("precious\n")
+    (runtime / "instance.lock").unlink()
+    (runtime / "instance.lock").symlink_to(lock_victim)
+    result = loopcap.run("listen", "--no-hotkeys", timeout=30)
+    assert result.returncode == 1
+    assert_one_clear_line(result.stderr)
+    assert "instance.lock" in result.stderr
+    assert lock_victim.read_text() == "precious\n"

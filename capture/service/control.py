@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import secrets
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from capture.errors import AlreadyRunning, LoopcapError, NotRunning
+from capture.errors import AlreadyRunning, LoopcapError, NotRunning, RuntimeFolderError
 from capture.paths import runtime_dir
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,66 @@ MAX_MESSAGE_BYTES = 64 * 1024
 REQUEST_TIMEOUT_S = 5.0
 #: Clients served at once; more wait in the socket's backlog.
 MAX_CLIENTS = 16
+
+
+# Never follow a link planted where the lock or key goes (0 where the OS has no such flag).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def check_runtime_dir(folder: Path) -> None:
+    """Create ``folder`` (0700) if needed; refuse one that another user could plant files in.
+
+    The lock and the control key live there: in a folder someone else can write to, planted
+    links would make loopcap write the user's files, or hand the key to whoever reads it.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info = folder.lstat()
+    except OSError as exc:
+        raise RuntimeFolderError(
+            f"cannot use the runtime folder {folder}: {exc.strerror or exc}"
+        ) from None
+    if not hasattr(os, "getuid"):
+        return  # Windows: the named pipe and the user's profile folder have their own ACLs
+    fix = f"point LOOPCAP_RUNTIME_DIR at a folder only you can write to (mode 700), not {folder}"
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise RuntimeFolderError(f"the runtime folder {folder} is not a folder but a link; {fix}")
+    if info.st_uid != os.getuid():
+        raise RuntimeFolderError(
+            f"the runtime folder {folder} belongs to another user (uid {info.st_uid}); {fix}"
+        )
+    if info.st_mode & 0o022:
+        raise RuntimeFolderError(
+            f"the runtime folder {folder} is open to other users "
+            f"(mode {stat.S_IMODE(info.st_mode):o}); run 'chmod 700 {folder}' or {fix}"
+        )
+
+
+def _check_private_file(path: Path) -> None:
+    """Refuse a link, or anything but a private file of this user, where ours goes."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    owned = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    if not stat.S_ISREG(info.st_mode) or not owned or info.st_nlink > 1:
+        raise RuntimeFolderError(f"{path} is not a private file of this user; remove it")
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """Open ``path`` (mode 0600 if created) without following a link; it must be ours."""
+    try:
+        fd = os.open(path, flags | _NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise RuntimeFolderError(
+            f"cannot open {path}: {exc.strerror or exc}; if it is a link, remove it"
+        ) from None
+    info = os.fstat(fd)
+    owned = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    if not stat.S_ISREG(info.st_mode) or not owned or info.st_nlink > 1:
+        os.close(fd)
+        raise RuntimeFolderError(f"{path} is not a private file of this user; remove it")
+    return fd
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +137,10 @@ class InstanceLock:
     def acquire(self) -> None:
         from filelock import Timeout
 
-        self._pid_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        check_runtime_dir(self._pid_file.parent)
+        # filelock opens the lock file by name; in a folder only the user can write, a link there
+        # was planted by nobody else, but it is refused all the same rather than written through.
+        _check_private_file(Path(self._lock.lock_file))
         try:
             self._lock.acquire()
         except Timeout:
@@ -124,8 +188,7 @@ class ControlServer:
     def start(self) -> None:
         from multiprocessing.connection import Listener
 
-        folder = self.endpoint.key_file.parent
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        check_runtime_dir(self.endpoint.key_file.parent)
         if self.endpoint.family == "AF_UNIX":
             with contextlib.suppress(FileNotFoundError):
                 Path(self.endpoint.address).unlink()  # left by a crash; the instance lock is ours
@@ -279,8 +342,12 @@ def _parse_request(raw: bytes) -> dict[str, Any]:
 
 
 def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` as a new 0600 file (a new inode: whatever was there, link or not, is
+    replaced, never written through)."""
     temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()  # left by a crash (or planted): unlink removes a link, not its target
+    fd = _open_private(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     temp.replace(path)
@@ -298,6 +365,8 @@ def send(
     from multiprocessing.connection import Client, answer_challenge, deliver_challenge
 
     endpoint = endpoint or Endpoint.for_user()
+    if endpoint.key_file.parent.exists():
+        check_runtime_dir(endpoint.key_file.parent)  # a key planted by someone else is no key
     try:
         key = bytes.fromhex(endpoint.key_file.read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
