@@ -13,15 +13,21 @@ from capture.paths import sessions_dir
 from capture.settings import Settings, load_settings
 
 
+#: Ctrl+C, ``kill`` and a closed terminal: each asks to stop and save, none to die.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 class StopSignal:
-    """Ctrl+C, SIGINT and SIGTERM ask the recording to stop (and finalize), not to die."""
+    """Ctrl+C, SIGINT, SIGTERM and SIGHUP ask the recording to stop (and finalize), not to die."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignal:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, lambda *_: self.event.set())
         return self
 
