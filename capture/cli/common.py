@@ -12,7 +12,6 @@ from typing import IO, Any
 from capture.paths import sessions_dir
 from capture.settings import Settings, load_settings
 
-
 #: Ctrl+C, ``kill`` and a closed terminal: each asks to stop and save, none to die.
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
