@@ -71,3 +71,16 @@ def test_an_output_name_of_255_bytes_is_written(
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
     second = unique_path(target)  # where a second recording with that name would go
     assert second.name.endswith(" (2).wav") and _name_bytes(second) == 255
+
+
+def test_a_recording_too_short_for_one_sample_leaves_nothing_behind(
+    loopcap: Loopcap, pulse: PulseRig, tmp_path: Path
+) -> None:
+    result = loopcap.run("record", "--audio-only", "--duration", "1e-9", "-o", str(tmp_path / "a"))
+    assert result.returncode == 1
+    assert_one_clear_line(result.stderr)
+    assert "nothing saved" in result.stderr
+    assert not loopcap.sessions.exists() or list(loopcap.sessions.iterdir()) == []
+    again = loopcap.run("record", "--audio-only", "--duration", "0.3", "-o", str(tmp_path / "b"))
+    assert again.returncode == 0, again.stderr
+    assert "interrupted" not in again.stderr
