@@ -4,9 +4,11 @@ the word about interrupted recordings."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import IO, Any
 
 from capture.paths import sessions_dir
@@ -32,6 +34,24 @@ class StopSignal:
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a batch like Ctrl+C: ffmpegs are stopped, temporary files removed.
+
+    (Python's default for them is to die at once, leaving both behind.)
+    """
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS if sig != signal.SIGINT}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
