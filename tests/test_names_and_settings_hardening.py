@@ -3,7 +3,11 @@ the real ``loopcap`` command (and a real recording where a file must come out)."
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,43 @@ def test_a_recording_too_short_for_one_sample_leaves_nothing_behind(
     again = loopcap.run("record", "--audio-only", "--duration", "0.3", "-o", str(tmp_path / "b"))
     assert again.returncode == 0, again.stderr
     assert "interrupted" not in again.stderr
+
+
+@pytest.fixture
+def x_server_that_hangs_up() -> Iterator[str]:
+    """A Unix socket where an X server would be, which closes every connection at once."""
+    folder = Path("/tmp/.X11-unix")
+    folder.mkdir(exist_ok=True)
+    number = next(n for n in range(180, 400) if not (folder / f"X{n}").exists())
+    path = folder / f"X{number}"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen(8)
+    stopping = threading.Event()
+
+    def hang_up() -> None:
+        while not stopping.is_set():
+            with contextlib.suppress(OSError):
+                client, _ = server.accept()
+                client.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    try:
+        yield f":{number}"
+    finally:
+        stopping.set()
+        server.close()
+        path.unlink()
+
+
+def test_devices_with_an_x_server_that_hangs_up_is_one_line(
+    loopcap: Loopcap, pulse: PulseRig, x_server_that_hangs_up: str
+) -> None:
+    result = loopcap.run("devices", timeout=60, DISPLAY=x_server_that_hangs_up)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "screen: not available" in result.stdout
+    assert "closed by server" in result.stdout
+    listed = loopcap.run("devices", "--json", timeout=60, DISPLAY=x_server_that_hangs_up)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
