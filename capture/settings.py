@@ -251,8 +251,6 @@ def _check_value(
     if isinstance(value, float) and not math.isfinite(value):
         raise SettingsError(f"{source}: '{key}' = {value} is not a number; give a plain number")
     if limits.get("file_name_template"):
-        from capture.recording.targets import name_template_problem
-
         problem = name_template_problem(value)
         if problem:
             raise SettingsError(f"{source}: '{key}' = {value!r} {problem}")
@@ -264,6 +262,20 @@ def _check_value(
     if choices and value not in choices:
         raise SettingsError(f"{source}: '{key}' = {value!r}; choose one of {', '.join(choices)}")
     return value
+
+
+def name_template_problem(template: str) -> str:
+    """What is wrong with a file name template ('' when nothing): said for the user."""
+    if not template.strip():
+        return "is empty; give a name such as loopcap-%Y-%m-%d_%H-%M-%S"
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    if any(sep in template for sep in separators) or template in (".", ".."):
+        return "makes a path, not a file name; leave folders out (the folder is output.folder)"
+    if "\0" in template:
+        return "holds a NUL character"
+    if template.startswith("."):
+        return "starts with '.', which would hide the files; start it with a letter"
+    return ""
 
 
 def _plain_type(hint: Any) -> type[Any]:

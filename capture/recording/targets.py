@@ -14,6 +14,7 @@ from pathlib import Path
 from capture.errors import OutputError, UsageError
 from capture.ffmpeg import file_extension
 from capture.recording.atomic import shorten_name, unique_path
+from capture.settings import name_template_problem
 
 
 def file_name_from_template(template: str, when: datetime, extension: str) -> str:
@@ -27,20 +28,6 @@ def file_name_from_template(template: str, when: datetime, extension: str) -> st
         raise OutputError(f"the name template {template!r} {problem}")
     name = when.strftime(template).replace("/", "-").replace(os.sep, "-")
     return shorten_name(f"{name}.{extension}")
-
-
-def name_template_problem(template: str) -> str:
-    """What is wrong with a file name template ('' when nothing): said for the user."""
-    if not template.strip():
-        return "is empty; give a name such as loopcap-%Y-%m-%d_%H-%M-%S"
-    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
-    if any(sep in template for sep in separators) or template in (".", ".."):
-        return "makes a path, not a file name; leave folders out (the folder is output.folder)"
-    if "\0" in template:
-        return "holds a NUL character"
-    if template.startswith("."):
-        return "starts with '.', which would hide the files; start it with a letter"
-    return ""
 
 
 def check_writable_folder(folder: Path, *, create: bool = False) -> None:
