@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests._voice_notes import REPO, cli_env, duration, make_notes, require_tools, sha256
+from tests._voice_notes import duration, make_notes, require_tools, sha256
+from tests.helpers import ROOT as REPO
+from tests.helpers import cli_env
 from tests.test_full_disk import SmallDisk, small_disk  # noqa: F401  (a fixture)
 
 

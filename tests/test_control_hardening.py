@@ -15,9 +15,9 @@ import time
 from multiprocessing.connection import Client
 from pathlib import Path
 
-from tests.conftest import Loopcap, assert_one_clear_line
+from tests.helpers import Loopcap, assert_one_clear_line
 from tests.rig import PulseRig
-from tests.test_service import listening, status
+from tests.test_service import listening
 
 PROMPT_S = 20  # a ctl that takes longer than this is hung behind another client
 
@@ -99,7 +99,7 @@ def test_garbage_and_a_deeply_nested_request_get_answers_not_tracebacks(
             conn.send_bytes(deep)
             reply = json.loads(conn.recv_bytes())
         assert reply["ok"] is False and "bad request" in reply["error"]
-        assert status(loopcap)["state"] == "listening"
+        assert loopcap.status()["state"] == "listening"
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
     assert "Traceback" not in stderr, stderr
@@ -120,7 +120,7 @@ def test_a_runtime_folder_open_to_others_is_refused_with_one_line(
     shared.mkdir()
     shared.chmod(0o777)
     for args in (("listen", "--no-hotkeys"), ("ctl", "status")):
-        result = loopcap.run(*args, timeout=30, **_runtime_at(loopcap, shared))
+        result = loopcap.run(*args, timeout=30, env=_runtime_at(loopcap, shared))
         assert result.returncode == 1, result
         assert_one_clear_line(result.stderr)
         assert str(shared) in result.stderr and "open to other users" in result.stderr
@@ -133,7 +133,7 @@ def test_a_runtime_folder_of_another_user_is_refused(
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o700)
     os.chown(theirs, 65534, 65534)  # nobody's: the tests run as root, who may give it away
-    result = loopcap.run("listen", "--no-hotkeys", timeout=30, **_runtime_at(loopcap, theirs))
+    result = loopcap.run("listen", "--no-hotkeys", timeout=30, env=_runtime_at(loopcap, theirs))
     assert result.returncode == 1
     assert_one_clear_line(result.stderr)
     assert str(theirs) in result.stderr and "another user" in result.stderr

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import Loopcap, assert_one_clear_line
+from tests.helpers import Loopcap, assert_one_clear_line
 from tests.rig import PulseRig, decode_to_array, ffprobe, tone, write_wav
-from tests.test_service import listening, status
+from tests.test_service import listening
 
 RATE = 48000
 SECOND_OF_PCM = RATE * 2 * 2
@@ -155,8 +155,8 @@ def test_the_service_survives_a_full_disk_and_records_again_after(
     with listening(loopcap) as proc:
         started = loopcap.run("ctl", "start", timeout=30)
         assert started.returncode == 0, started.stderr
-        _wait_until(lambda: status(loopcap)["state"] == "listening", 30, "the recording to end")
-        message = str(status(loopcap)["message"])
+        _wait_until(lambda: loopcap.status()["state"] == "listening", 30, "the recording to end")
+        message = str(loopcap.status()["message"])
         assert "no space left on the disk holding" in message and "saved as" in message
         stopped = loopcap.run("ctl", "stop", timeout=30)
         assert stopped.returncode == 1
@@ -174,7 +174,7 @@ def test_the_service_survives_a_full_disk_and_records_again_after(
         # With the disk still full, a start is one clear refusal; after freeing, it works.
         refused = loopcap.run("ctl", "start", timeout=30)
         if refused.returncode == 0:  # the manifest fit; then the first block did not
-            _wait_until(lambda: status(loopcap)["state"] == "listening", 30, "the end")
+            _wait_until(lambda: loopcap.status()["state"] == "listening", 30, "the end")
             loopcap.run("ctl", "stop", timeout=30)
         else:
             assert_one_clear_line(refused.stderr)

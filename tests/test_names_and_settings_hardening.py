@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from capture.recording.atomic import unique_path
-from tests.conftest import Loopcap, assert_one_clear_line
+from tests.helpers import Loopcap, assert_one_clear_line
 from tests.rig import PulseRig, ffprobe
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import ROOT, Loopcap
+from tests.helpers import ROOT, Loopcap
 from tests.rig import PulseRig, decode_to_array, ffprobe, tone, write_wav
 
 RATE = 48000
