@@ -70,7 +70,8 @@ def test_long_runs_without_spaces_parse_quickly(text: str, repeat: int) -> None:
 
 # The pattern the parser used before: right, but quadratic. The new search must agree with it.
 _OLD_ATTACHMENT = re.compile(
-    r"([^\s<>:\"/\\|?*\u200e\u200f]+\.(?:opus|ogg|oga|m4a|mp3|aac|amr|wav))(?![\w.])", re.I
+    r"([^\s<>:\"/\\|?*\u200e\u200f\uff1a]+\.(?:opus|ogg|oga|m4a|mp3|aac|amr|wav))(?![\w.])",
+    re.I,
 )
 
 
