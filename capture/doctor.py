@@ -149,14 +149,12 @@ def check_tray_menu() -> list[Check]:
     except (ImportError, ValueError) as exc:
         problem = str(exc)
     else:
-        return [
-            Check("tray menu", True, "PyGObject and GTK 3: menu and notifications", required=False)
-        ]
+        return [Check("tray menu", True, "PyGObject and GTK 3: the tray menu", required=False)]
     return [
         Check(
             "tray menu",
             False,
-            f"{problem}: the tray icon has no menu and no notifications (a click catches a note)",
+            f"{problem}: the tray icon has no menu (a click catches a note)",
             "apt install libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev "
             "gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1, then pip install 'PyGObject<3.51'",
             required=False,
