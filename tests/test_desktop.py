@@ -313,3 +313,25 @@ def test_where_label() -> None:
     assert where_label(home / "Music" / "loopcap", home) == "~/Music/loopcap"
     assert where_label(Path("/mnt/notes"), home) == "/mnt/notes"
     assert os.sep == "/" or where_label(home, home) == "~"
+
+
+def test_a_notice_no_server_takes_goes_to_on_unshown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No session bus: send() still returns at once, and the notice comes back to be said
+    another way (the tray prints it on stderr)."""
+    import queue
+
+    from capture.desktop.notify import Notice, Notifier
+
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+    unshown: queue.Queue[Notice] = queue.Queue()
+    notifier = Notifier(on_unshown=unshown.put)
+    try:
+        notice = Notice("Note saved", "note.mp3 (0:05)", file=tmp_path / "note.mp3")
+        notifier.send(notice)
+        assert unshown.get(timeout=10) == notice
+        assert not notifier.supports_actions()
+    finally:
+        notifier.close()
+        notifier.close()

@@ -177,6 +177,7 @@ class TrayApp:
             opener=opener,
             revealer=revealer,
             on_action_error=lambda message: self._tell(message, "loopcap", urgent=True),
+            on_unshown=self._say_on_stderr,
         )
         self._starts_at_login = self._read_autostart()
         self._stopping = threading.Event()
@@ -350,9 +351,12 @@ class TrayApp:
         self, message: str, title: str, *, file: Path | None = None, urgent: bool = False
     ) -> None:
         """A desktop notification (with Open / Show in folder for a file), else a stderr line."""
-        if not self._notifier.send(Notice(title, message, file=file, urgent=urgent)):
-            line = message.replace("\n", " ")
-            print(f"loopcap: {title}: {line}", file=sys.stderr, flush=True)
+        self._notifier.send(Notice(title, message, file=file, urgent=urgent))
+
+    @staticmethod
+    def _say_on_stderr(notice: Notice) -> None:
+        line = notice.message.replace("\n", " ")
+        print(f"loopcap: {notice.title}: {line}", file=sys.stderr, flush=True)
 
     def _current(self) -> tuple[str, str]:
         """The image key and the tooltip for the service's state now."""

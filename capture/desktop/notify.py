@@ -5,15 +5,17 @@ PyGObject; native centres on macOS and Windows), because pystray's ``notify()`` 
 and exists only on its GTK backends.
 
 Threads: one daemon thread ("notifications") runs an asyncio loop that owns the D-Bus connection
-and receives the server's action signals. :meth:`Notifier.send` may be called from any thread;
-it hands the notification to that loop and waits for the server's answer (a few ms, at most
-``SEND_TIMEOUT_S``). A button's action runs on a short-lived thread of its own, so a slow file
-manager never holds up the loop.
+and receives the server's action signals. :meth:`Notifier.send` may be called from any thread
+and returns at once (the Recorder's event thread must not wait on a notification server); a
+notice the server did not take within ``SEND_TIMEOUT_S`` goes to ``on_unshown``, on the loop
+thread. A button's action runs on a short-lived thread of its own, so a slow file manager never
+holds up the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -53,11 +55,13 @@ class Notifier:
         opener: Callable[[Path], None] = open_path,
         revealer: Callable[[Path], None] = reveal_path,
         on_action_error: Callable[[str], None] | None = None,
+        on_unshown: Callable[[Notice], None] | None = None,
     ) -> None:
         self._app_name = app_name
         self._opener = opener
         self._revealer = revealer
         self._on_action_error = on_action_error
+        self._on_unshown = on_unshown
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._notifier: Any = None
@@ -66,7 +70,7 @@ class Notifier:
 
     # -- the loop thread -----------------------------------------------------------------------
 
-    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
@@ -75,7 +79,7 @@ class Notifier:
                 )
                 self._thread.start()
             loop = self._loop
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(SEND_TIMEOUT_S)
+        return asyncio.run_coroutine_threadsafe(asyncio.wait_for(coroutine, SEND_TIMEOUT_S), loop)
 
     async def _backend(self) -> Any:
         if self._notifier is None:
@@ -127,22 +131,28 @@ class Notifier:
     # -- any thread ----------------------------------------------------------------------------
 
     def supports_actions(self) -> bool:
-        """Whether the notification server shows buttons (False when there is no server)."""
+        """Whether the notification server shows buttons (False when there is no server).
+        Waits for the server's answer."""
         try:
-            return self._run(self._supports_actions())
+            return self._submit(self._supports_actions()).result()
         except Exception as exc:  # noqa: BLE001 - any failure to reach the server means "no"
             log.info("no notification server: %s", exc)
             return False
 
-    def send(self, notice: Notice) -> bool:
-        """Show ``notice``; False when it could not be shown (no notification server): say it
-        another way then."""
-        try:
-            self._run(self._send(notice))
-        except Exception as exc:  # noqa: BLE001 - D-Bus, timeouts, a server that went away
-            log.info("notification not shown (%s): %s", exc, notice.title)
-            return False
-        return True
+    def send(self, notice: Notice) -> None:
+        """Show ``notice``; returns at once. One the server did not take (there is none, it
+        hangs...) goes to ``on_unshown``: say it another way there."""
+        future = self._submit(self._send(notice))
+
+        def done(future: concurrent.futures.Future[None]) -> None:
+            error = None if future.cancelled() else future.exception()
+            if error is None and not future.cancelled():
+                return
+            log.info("notification not shown (%s): %s", error, notice.title)
+            if self._on_unshown is not None:
+                self._on_unshown(notice)
+
+        future.add_done_callback(done)
 
     def close(self) -> None:
         """Stop the loop thread; safe to call twice."""
