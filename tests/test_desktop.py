@@ -335,3 +335,19 @@ def test_a_notice_no_server_takes_goes_to_on_unshown(
     finally:
         notifier.close()
         notifier.close()
+
+
+@linux_only
+def test_an_entry_the_desktop_switched_off_is_off(desk: Loopcap) -> None:
+    """GNOME's Startup Applications switches loopcap's own entry off in place; 'on' turns it on."""
+    assert desk.run("autostart", "on").returncode == 0
+    entry = Path(desk.env["XDG_CONFIG_HOME"]) / "autostart" / "loopcap.desktop"
+    text = entry.read_text().replace(
+        "X-GNOME-Autostart-enabled=true", "X-GNOME-Autostart-enabled=false"
+    )
+    entry.write_text(text)
+    status = desk.run("autostart", "status")
+    assert status.returncode == 1 and "switched off by the desktop" in status.stdout, status
+    assert desk.run("autostart", "on").returncode == 0
+    assert desk.run("autostart", "status").returncode == 0
+    assert "X-GNOME-Autostart-enabled=true" in entry.read_text()
