@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 
-.PHONY: run test lint demo bench system-packages run-packages clean
+.PHONY: run offer-menu-entry test lint demo bench system-packages run-packages clean
 
 # Everything: loopcap, the tray menu's PyGObject, the test and lint tools.
 $(STAMP): pyproject.toml
@@ -32,8 +32,21 @@ run-packages:
 	@bash .ci/run-packages
 
 # The main program: the tray icon (menu, hotkeys, loopcap ctl) until Quit or Ctrl+C.
-run: run-packages $(RUN_STAMP)
+run: run-packages $(RUN_STAMP) offer-menu-entry
 	$(BIN)/loopcap tray
+
+# Once per environment, on a Linux terminal: offer loopcap's application menu entry.
+offer-menu-entry: $(RUN_STAMP)
+	@if [ -t 0 ] && [ "$$(uname)" = Linux ] && [ ! -e $(VENV)/.menu-entry-offered ]; then \
+	  touch $(VENV)/.menu-entry-offered; \
+	  if ! $(BIN)/loopcap desktop status >/dev/null 2>&1; then \
+	    printf 'Add loopcap to your application menu? [y/N] '; read answer; \
+	    case "$$answer" in \
+	      [yY]*) $(BIN)/loopcap desktop install ;; \
+	      *) echo "Later: 'loopcap desktop install'. To start at login: 'loopcap autostart on'." ;; \
+	    esac; \
+	  fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -149,14 +149,12 @@ def check_tray_menu() -> list[Check]:
     except (ImportError, ValueError) as exc:
         problem = str(exc)
     else:
-        return [
-            Check("tray menu", True, "PyGObject and GTK 3: menu and notifications", required=False)
-        ]
+        return [Check("tray menu", True, "PyGObject and GTK 3: the tray menu", required=False)]
     return [
         Check(
             "tray menu",
             False,
-            f"{problem}: the tray icon has no menu and no notifications (a click catches a note)",
+            f"{problem}: the tray icon has no menu (a click catches a note)",
             "apt install libgirepository1.0-dev libcairo2-dev pkg-config gcc python3-dev "
             "gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1, then pip install 'PyGObject<3.51'",
             required=False,
@@ -164,5 +162,44 @@ def check_tray_menu() -> list[Check]:
     ]
 
 
+def check_desktop() -> list[Check]:
+    """Start at login and the application menu entry: installed, and still pointing at a
+    loopcap that exists."""
+    from capture import desktop
+
+    checks = []
+    entries = [("start at login", desktop.autostart_state, "loopcap autostart on")]
+    if sys.platform.startswith("linux"):
+        entries.append(("menu entry", desktop.menu_entry_state, "loopcap desktop install"))
+    for name, read_state, turn_on in entries:
+        try:
+            state = read_state()
+        except LoopcapError as exc:
+            checks.append(Check(name, False, str(exc), required=False))
+            continue
+        if state.foreign:
+            detail, ok, fix = f"{state.location} (not written by loopcap)", True, ""
+        elif not state.installed:
+            detail, ok, fix = "not installed", False, turn_on
+        elif not state.enabled:
+            detail, ok, fix = (
+                f"switched off in the desktop's settings ({state.location})",
+                False,
+                (turn_on),
+            )
+        elif state.problem:
+            detail, ok, fix = f"{state.location}: {state.problem}", False, turn_on
+        else:
+            detail, ok, fix = state.location, True, ""
+        checks.append(Check(name, ok, detail, fix, required=False))
+    return checks
+
+
 def run_checks() -> list[Check]:
-    return [*check_ffmpeg(), *check_audio(), *check_display(), *check_tray_menu()]
+    return [
+        *check_ffmpeg(),
+        *check_audio(),
+        *check_display(),
+        *check_tray_menu(),
+        *check_desktop(),
+    ]

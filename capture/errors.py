@@ -85,3 +85,7 @@ class RecordingCutShort(OutputError):
     def __init__(self, message: str, path: object) -> None:
         super().__init__(message)
         self.path = path
+
+
+class DesktopError(LoopcapError):
+    """Start at login, the application menu entry, or opening a file cannot be done as asked."""

@@ -13,16 +13,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from capture import desktop
+from capture.desktop.notify import Notice, Notifier, where_label
 from capture.errors import LoopcapError
 from capture.events import (
     CatchState,
@@ -35,6 +36,7 @@ from capture.events import (
     RecordingFailed,
     RecordingKind,
     RecordingSaved,
+    SourceProblem,
     State,
     StateChanged,
 )
@@ -43,7 +45,7 @@ from tray.icons import load_images
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from capture.service.instance import LoopcapService
+    from capture.service.instance import LoopcapService, SavedFile
 
 log = logging.getLogger(__name__)
 
@@ -62,22 +64,9 @@ def duration_label(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def open_with_default_app(path: Path) -> None:
-    """Open a file or folder the way a double click in the file manager would."""
-    if sys.platform.startswith("win"):
-        os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606 - Windows only
-        return
-    opener = "open" if sys.platform == "darwin" else "xdg-open"
-    try:
-        subprocess.Popen(
-            [opener, str(path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # the opened program outlives the tray, and is not its child
-        )
-    except FileNotFoundError:
-        raise LoopcapError(f"cannot open {path}: '{opener}' is not installed") from None
+def recent_label(kind: str, saved_at: datetime, seconds: float) -> str:
+    """A Recent menu entry as people scan it: ``note 14:02, 0:37``."""
+    return f"{kind} {saved_at:%H:%M}, {duration_label(seconds)}"
 
 
 def icon_class() -> type[Any]:
@@ -173,7 +162,9 @@ class TrayApp:
         icon_cls: type[Any] | None = None,
         images: dict[str, Image] | None = None,
         on_saved: Callable[[Path], None] | None = None,
-        opener: Callable[[Path], None] = open_with_default_app,
+        opener: Callable[[Path], None] = desktop.open_path,
+        revealer: Callable[[Path], None] = desktop.reveal_path,
+        notifier: Notifier | None = None,
     ) -> None:
         import pystray
 
@@ -181,6 +172,14 @@ class TrayApp:
         self._images = images or load_images()
         self._on_saved = on_saved
         self._open = opener
+        self._reveal = revealer
+        self._notifier = notifier or Notifier(
+            opener=opener,
+            revealer=revealer,
+            on_action_error=lambda message: self._tell(message, "loopcap", urgent=True),
+            on_unshown=self._say_on_stderr,
+        )
+        self._starts_at_login = self._read_autostart()
         self._stopping = threading.Event()
         self._image_key = "idle"
         cls = icon_cls or icon_class()
@@ -191,7 +190,6 @@ class TrayApp:
             "loopcap",
             menu=pystray.Menu(*self._menu_items(pystray.MenuItem, pystray.Menu)),
         )
-        self.can_notify = bool(getattr(cls, "HAS_NOTIFICATION", False))
         self.has_menu = bool(getattr(cls, "HAS_MENU", False))
 
     # -- the menu ------------------------------------------------------------------------------
@@ -224,6 +222,11 @@ class TrayApp:
         yield item("Recent recordings", menu(self._recent_items))
         yield item("Open recordings folder", self._action(self._open_folder, "open folder"))
         yield item("Settings", self._action(self._open_settings, "settings"))
+        yield item(
+            "Start at login",
+            self._action(self._toggle_autostart, "start at login"),
+            checked=lambda _: self._starts_at_login,
+        )
         yield menu.SEPARATOR
         yield item("Quit", lambda icon, _item: self.quit())
 
@@ -233,10 +236,21 @@ class TrayApp:
         recent = list(self.service.recent)
         if not recent:
             yield pystray.MenuItem("(nothing saved yet)", None, enabled=False)
-        for path in recent:
+        for saved in recent:
             yield pystray.MenuItem(
-                path.name, self._action(functools.partial(self._open, path), "open")
+                recent_label(saved.kind, saved.saved_at, saved.seconds),
+                pystray.Menu(*self._file_items(saved)),
             )
+
+    def _file_items(self, saved: SavedFile) -> Iterator[Any]:
+        import pystray
+
+        path = saved.path
+        yield pystray.MenuItem(path.name, None, enabled=False)
+        yield pystray.MenuItem("Open", self._action(functools.partial(self._open, path), "open"))
+        yield pystray.MenuItem(
+            "Show in folder", self._action(functools.partial(self._reveal, path), "show in folder")
+        )
 
     def _action(self, work: Callable[[], object], what: str) -> Callable[[Any, Any], None]:
         """A menu callback that runs ``work`` on a worker: the tray's loop never waits."""
@@ -283,6 +297,24 @@ class TrayApp:
         folder.mkdir(parents=True, exist_ok=True)
         self._open(folder)
 
+    def _toggle_autostart(self) -> None:
+        if self._read_autostart():
+            desktop.disable_autostart()
+        else:
+            state = desktop.enable_autostart()
+            if state.problem:
+                self._tell(state.problem, "loopcap: start at login", urgent=True)
+        self._starts_at_login = self._read_autostart()
+
+    @staticmethod
+    def _read_autostart() -> bool:
+        try:
+            state = desktop.autostart_state()
+        except LoopcapError as exc:
+            log.warning("%s", exc)
+            return False
+        return state.installed and state.enabled and not state.foreign
+
     def _open_settings(self) -> None:
         from capture.settings import write_default_settings
 
@@ -294,12 +326,20 @@ class TrayApp:
         """On the Recorder's event thread."""
         if isinstance(event, NoteSaved | RecordingSaved):
             kind = "Note" if isinstance(event, NoteSaved) else "Recording"
-            self._tell(f"{event.path.name} ({duration_label(event.seconds)})", f"{kind} saved")
+            path = event.path
+            self._tell(
+                f"{path.name} ({duration_label(event.seconds)})\nin {where_label(path.parent)}",
+                f"{kind} saved",
+                file=path,
+            )
             if self._on_saved is not None:
                 self._on_saved(event.path)
             self._refresh(menu=True)
         elif isinstance(event, NoteFailed | RecordingFailed):
-            self._tell(event.message, "loopcap: saving failed")
+            self._tell(event.message, "loopcap: saving failed", urgent=True)
+            self._refresh(menu=True)
+        elif isinstance(event, SourceProblem) and event.kind == "gave-up":
+            self._tell(event.message, "loopcap: no sound to listen to", urgent=True)
             self._refresh(menu=True)
         elif isinstance(event, NoteTimedOut):
             self._tell(f"No note played within {event.timeout_s:.0f} s", "loopcap")
@@ -307,14 +347,16 @@ class TrayApp:
         elif isinstance(event, NoteArmed | NoteCatching | StateChanged):
             self._refresh(menu=isinstance(event, StateChanged))
 
-    def _tell(self, message: str, title: str) -> None:
-        if self.can_notify:
-            try:
-                self.icon.notify(message, title)
-            except Exception as exc:  # noqa: BLE001 - a notifier that fails must not stop the tray
-                log.warning("notification failed (%s): %s: %s", exc, title, message)
-            return
-        print(f"loopcap: {title}: {message}", file=sys.stderr, flush=True)
+    def _tell(
+        self, message: str, title: str, *, file: Path | None = None, urgent: bool = False
+    ) -> None:
+        """A desktop notification (with Open / Show in folder for a file), else a stderr line."""
+        self._notifier.send(Notice(title, message, file=file, urgent=urgent))
+
+    @staticmethod
+    def _say_on_stderr(notice: Notice) -> None:
+        line = notice.message.replace("\n", " ")
+        print(f"loopcap: {notice.title}: {line}", file=sys.stderr, flush=True)
 
     def _current(self) -> tuple[str, str]:
         """The image key and the tooltip for the service's state now."""
@@ -365,13 +407,18 @@ class TrayApp:
             if on_ready is not None:
                 on_ready(self)
             while not self._stopping.wait(TICK_S):
-                self._refresh()  # the tooltip's elapsed time
+                # The tooltip's elapsed time; start at login may be changed from outside.
+                autostart = self._read_autostart()
+                changed = autostart != self._starts_at_login
+                self._starts_at_login = autostart
+                self._refresh(menu=changed)
 
         try:
             self.icon.run(setup=setup)
         finally:
             self._stopping.set()
             unsubscribe()
+            self._notifier.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

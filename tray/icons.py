@@ -27,12 +27,12 @@ STATES: dict[str, tuple[tuple[int, int, int], str]] = {
 }
 
 
-def draw(state: str) -> Image:
+def draw(state: str, size: int = SIZE) -> Image:
     from PIL import Image as PILImage
     from PIL import ImageDraw
 
     colour, mark = STATES[state]
-    big = SIZE * SCALE
+    big = size * SCALE
     image = PILImage.new("RGBA", (big, big), (0, 0, 0, 0))
     pen = ImageDraw.Draw(image)
     pad = big // 16
@@ -45,7 +45,7 @@ def draw(state: str) -> Image:
     elif mark == "square":
         r = big // 5
         pen.rectangle((centre - r, centre - r, centre + r, centre + r), fill=(*colour, 255))
-    return image.resize((SIZE, SIZE), PILImage.Resampling.LANCZOS)
+    return image.resize((size, size), PILImage.Resampling.LANCZOS)
 
 
 def load_images(folder: Path = ASSETS) -> dict[str, Image]:

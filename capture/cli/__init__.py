@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "capture.cli.system",
     "capture.cli.service",
     "capture.cli.tray",
+    "capture.cli.desktop",
     "capture.cli.batch",
 )
 

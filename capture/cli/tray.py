@@ -92,8 +92,7 @@ def _run_with_icon(args: argparse.Namespace) -> int:
             )
             if not app.has_menu:
                 print(
-                    "loopcap: for the tray menu and notifications install PyGObject "
-                    "(see 'loopcap doctor')",
+                    "loopcap: for the tray menu install PyGObject (see 'loopcap doctor')",
                     file=sys.stderr,
                     flush=True,
                 )

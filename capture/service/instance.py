@@ -15,6 +15,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,16 @@ log = logging.getLogger(__name__)
 RECENT_FILES = 5
 
 
+@dataclass(frozen=True, slots=True)
+class SavedFile:
+    """A file this service saved, for the Recent menu: what it is, how long, when."""
+
+    path: Path
+    seconds: float
+    saved_at: datetime
+    kind: str  # "note" or "recording" (the last N seconds are one too)
+
+
 class LoopcapService:
     def __init__(
         self,
@@ -49,7 +61,7 @@ class LoopcapService:
         self.settings = settings or load_settings()
         self.endpoint = endpoint or Endpoint.for_user()
         self.recorder = recorder or Recorder(self.settings)
-        self.recent: deque[Path] = deque(maxlen=RECENT_FILES)
+        self.recent: deque[SavedFile] = deque(maxlen=RECENT_FILES)
         self.hotkey_status = HotkeyStatus(False, "hotkeys not started")
         self.last_message = ""
         self._instance = InstanceLock(self.endpoint)
@@ -150,7 +162,8 @@ class LoopcapService:
         if isinstance(event, NoteTimedOut):
             self.last_message = "no note came; catching stopped"
         elif isinstance(event, NoteSaved | RecordingSaved):
-            self.recent.appendleft(event.path)
+            kind = "recording" if isinstance(event, RecordingSaved) else "note"
+            self.recent.appendleft(SavedFile(event.path, event.seconds, datetime.now(), kind))
             self.last_message = f"saved {event.path}"
         elif isinstance(event, RecordingFailed):
             self.last_message = event.message  # e.g. the disk filled and the recording stopped
@@ -169,7 +182,7 @@ class LoopcapService:
             "source": source.id if source else None,
             "hotkeys": self.hotkey_status.message,
             "hotkeys_active": self.hotkey_status.active,
-            "recent": [str(p) for p in self.recent],
+            "recent": [str(saved.path) for saved in self.recent],
             "message": self.last_message,
             "uptime_seconds": round(time.monotonic() - self._started_at, 1),
         }
