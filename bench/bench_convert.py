@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -135,13 +136,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def run_loopcap(inputs: Path, out: Path, jobs: int) -> tuple[float, float, float]:
-    """(seconds, peak RSS MB of loopcap itself, peak RSS MB of loopcap with its ffmpegs)."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far, theirs included."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run_loopcap(inputs: Path, out: Path, jobs: int) -> tuple[float, float, float, float]:
+    """(seconds, peak RSS MB of loopcap itself, peak RSS MB of loopcap with its ffmpegs, CPU
+    seconds of loopcap and its ffmpegs)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), LOOPCAP_CONFIG_DIR=str(out.parent / "cfg"))
     # Its output goes to a file: a pipe nobody reads while it runs would stall a long batch.
     log = out.parent / f"{out.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w+b") as output:
+        cpu = children_cpu()
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "capture", "convert", str(inputs), "--out", str(out),
@@ -155,10 +164,11 @@ def run_loopcap(inputs: Path, out: Path, jobs: int) -> tuple[float, float, float
             tree = max(tree, main + sum(_rss_kb(c) for c in _children(proc.pid)))
             time.sleep(0.1)  # sampling costs CPU too; loopcap should not pay for it
         elapsed = time.perf_counter() - started
+        cpu = children_cpu() - cpu
         if proc.returncode != 0:
             output.seek(0)
             raise SystemExit(f"loopcap convert failed:\n{output.read().decode()[-4000:]}")
-    return elapsed, own / 1024, tree / 1024
+    return elapsed, own / 1024, tree / 1024, cpu
 
 
 def peer_command(binary: str, source: Path, options: Mp3Options) -> list[str]:
@@ -171,12 +181,14 @@ def peer_command(binary: str, source: Path, options: Mp3Options) -> list[str]:
     ]
 
 
-def run_xargs(binary: str, inputs: list[Path], out: Path, jobs: int) -> float:
+def run_xargs(binary: str, inputs: list[Path], out: Path, jobs: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of xargs and its ffmpegs)."""
     out.mkdir(parents=True, exist_ok=True)
     commands = {tuple(peer_command(binary, p, Mp3Options())) for p in inputs}
     if len(commands) != 1:
         raise SystemExit("the inputs need different settings; this peer runs one command line")
     command = [a.replace("/OUT/", f"{out}/") for a in commands.pop()]
+    cpu = children_cpu()
     started = time.perf_counter()
     subprocess.run(
         ["xargs", "-0", f"-P{jobs}", "-I{}", *command],
@@ -185,10 +197,11 @@ def run_xargs(binary: str, inputs: list[Path], out: Path, jobs: int) -> float:
         check=True,
     )
     elapsed = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     made = len(list(out.glob("*.mp3")))
     if made != len(inputs):
         raise SystemExit(f"xargs made {made} of {len(inputs)} MP3s")
-    return elapsed
+    return elapsed, cpu
 
 
 def version(binary: str) -> str:
@@ -205,7 +218,7 @@ def fastest_ffmpeg(label: str, inputs: list[Path], work: Path) -> str:
     for round_ in range(3):
         for name in present if round_ % 2 == 0 else reversed(list(present)):
             out = work / f"pick-{name}-{round_}"
-            times[name].append(run_xargs(present[name], inputs, out, cores))
+            times[name].append(run_xargs(present[name], inputs, out, cores)[0])
             shutil.rmtree(out)
     print(f"\nfastest ffmpeg for {label}: {len(inputs)} of them, xargs -P{cores}, median of 3:")
     for name, path in present.items():
@@ -224,15 +237,20 @@ def compare(
     print(f"\n{label}: {len(inputs)} files, {recorded or '?'} Hz sources -> MP3 at "
           f"{rate or 'the source rate'}; both run: {settings}")  # fmt: skip
     loopcap_times, xargs_times, own_rss, tree_rss = [], [], [], []
+    loopcap_cpu: list[float] = []
+    xargs_cpu: list[float] = []
     for round_ in range(rounds):
         out = work / f"{label}-r{round_}"
         order = ("xargs", "loopcap") if round_ % 2 == 0 else ("loopcap", "xargs")
         for who in order:
             if who == "xargs":
-                xargs_times.append(run_xargs(peer, inputs, out / "xargs", cores))
+                seconds, cpu = run_xargs(peer, inputs, out / "xargs", cores)
+                xargs_times.append(seconds)
+                xargs_cpu.append(cpu)
             else:
-                seconds, own, tree = run_loopcap(folder, out / "loopcap", cores)
+                seconds, own, tree, cpu = run_loopcap(folder, out / "loopcap", cores)
                 loopcap_times.append(seconds)
+                loopcap_cpu.append(cpu)
                 own_rss.append(own)
                 tree_rss.append(tree)
         print(
@@ -246,6 +264,12 @@ def compare(
     print(
         f"  median: loopcap {med_l:.2f} s ({len(inputs) / med_l:.1f} files/s), "
         f"xargs ffmpeg {med_x:.2f} s ({len(inputs) / med_x:.1f} files/s)"
+    )
+    per_l = statistics.median(loopcap_cpu) / len(inputs)
+    per_x = statistics.median(xargs_cpu) / len(inputs)
+    print(
+        f"  CPU time (user+sys) per file, median: loopcap {per_l * 1000:.0f} ms (Python included), "
+        f"xargs ffmpeg {per_x * 1000:.0f} ms; ratio {per_x / per_l:.3f}x"
     )
     verdict = "meets" if ratio >= goal else "MISSES"
     print(f"  throughput ratio loopcap/xargs: {ratio:.3f}x ({verdict} the {goal:.1f}x goal)")
@@ -276,6 +300,11 @@ def main() -> None:
     binary = locate_ffmpeg().path
     print(f"ffmpeg used by loopcap: {version(binary)} ({locate_ffmpeg().origin}: {binary})")
     print(f"cores: {cores}")
+    if len(os.sched_getaffinity(0)) > 1:
+        print(
+            f"loopcap runs {cores} ffmpegs at once and pins each to a core of its own (CPU "
+            "affinity, no ffmpeg option changed); the xargs peer runs plain, unpinned"
+        )
 
     work = Path(tempfile.mkdtemp(prefix="loopcap-bench-"))
     try:
@@ -285,7 +314,7 @@ def main() -> None:
         compare("3-minute files", long_files, long_files[0].parent, peer, work, args.rounds, 1.0)
         if args.rss_files:
             batch = make_rss_batch(cache / f"rss-{args.rss_files}", args.rss_files)
-            seconds, own, tree = run_loopcap(batch, work / "rss" / "out", cores)
+            seconds, own, tree, _ = run_loopcap(batch, work / "rss" / "out", cores)
             print(
                 f"\nmemory, {args.rss_files} one-second notes in {seconds:.1f} s: peak RSS "
                 f"loopcap {own:.1f} MB, with its ffmpeg processes {tree:.1f} MB"
