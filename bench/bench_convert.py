@@ -2,15 +2,15 @@
 
     python bench/bench_convert.py [--notes 200] [--long 20] [--rounds 5] [--rss-files 10000]
 
-1. Which ffmpeg is fastest here, for each workload: the bundled build and every other one
-   present convert a sample of it with xargs, alternating; the faster one is the peer's binary.
-2. 200 generated voice notes (3-8 s of espeak-ng speech as 16 kHz mono Ogg Opus, as WhatsApp
+1. 200 generated voice notes (3-8 s of espeak-ng speech as 16 kHz mono Ogg Opus, as WhatsApp
    records them) to MP3, then 20 recordings of 3 minutes each: loopcap convert (the CLI, as a
-   user runs it) against xargs running the fastest ffmpeg, one process per core, each file with
-   exactly the settings loopcap uses for it (bitrate, quality, output rate). Rounds alternate
-   which goes first; the median of each is shown. Goals: >= 1.2x the throughput of xargs on the
-   notes, >= 1.0x on the long files.
-3. Memory: loopcap's peak RSS (its own process, and with its ffmpeg children) in the runs above,
+   user runs it) against xargs running each ffmpeg present (the bundled build and the one on
+   PATH), one process per core, each file with exactly the settings loopcap uses for it
+   (bitrate, quality, output rate). All three run in every round, in another order each round;
+   medians are shown, and the ratio is against the fastest xargs. CPU time (user+sys) per file
+   is shown too: it is less sensitive to other load on the machine. Goals: >= 1.2x the
+   throughput of xargs on the notes, >= 1.0x on the long files.
+2. Memory: loopcap's peak RSS (its own process, and with its ffmpeg children) in the runs above,
    and on a batch of --rss-files one-second notes (hard links of a few), to show it stays flat.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -135,13 +136,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def run_loopcap(inputs: Path, out: Path, jobs: int) -> tuple[float, float, float]:
-    """(seconds, peak RSS MB of loopcap itself, peak RSS MB of loopcap with its ffmpegs)."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far, theirs included."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run_loopcap(inputs: Path, out: Path, jobs: int) -> tuple[float, float, float, float]:
+    """(seconds, peak RSS MB of loopcap itself, peak RSS MB of loopcap with its ffmpegs, CPU
+    seconds of loopcap and its ffmpegs)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), LOOPCAP_CONFIG_DIR=str(out.parent / "cfg"))
     # Its output goes to a file: a pipe nobody reads while it runs would stall a long batch.
     log = out.parent / f"{out.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w+b") as output:
+        cpu = children_cpu()
         started = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "capture", "convert", str(inputs), "--out", str(out),
@@ -155,10 +164,11 @@ def run_loopcap(inputs: Path, out: Path, jobs: int) -> tuple[float, float, float
             tree = max(tree, main + sum(_rss_kb(c) for c in _children(proc.pid)))
             time.sleep(0.1)  # sampling costs CPU too; loopcap should not pay for it
         elapsed = time.perf_counter() - started
+        cpu = children_cpu() - cpu
         if proc.returncode != 0:
             output.seek(0)
             raise SystemExit(f"loopcap convert failed:\n{output.read().decode()[-4000:]}")
-    return elapsed, own / 1024, tree / 1024
+    return elapsed, own / 1024, tree / 1024, cpu
 
 
 def peer_command(binary: str, source: Path, options: Mp3Options) -> list[str]:
@@ -171,12 +181,14 @@ def peer_command(binary: str, source: Path, options: Mp3Options) -> list[str]:
     ]
 
 
-def run_xargs(binary: str, inputs: list[Path], out: Path, jobs: int) -> float:
+def run_xargs(binary: str, inputs: list[Path], out: Path, jobs: int) -> tuple[float, float]:
+    """(seconds, CPU seconds of xargs and its ffmpegs)."""
     out.mkdir(parents=True, exist_ok=True)
     commands = {tuple(peer_command(binary, p, Mp3Options())) for p in inputs}
     if len(commands) != 1:
         raise SystemExit("the inputs need different settings; this peer runs one command line")
     command = [a.replace("/OUT/", f"{out}/") for a in commands.pop()]
+    cpu = children_cpu()
     started = time.perf_counter()
     subprocess.run(
         ["xargs", "-0", f"-P{jobs}", "-I{}", *command],
@@ -185,10 +197,11 @@ def run_xargs(binary: str, inputs: list[Path], out: Path, jobs: int) -> float:
         check=True,
     )
     elapsed = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     made = len(list(out.glob("*.mp3")))
     if made != len(inputs):
         raise SystemExit(f"xargs made {made} of {len(inputs)} MP3s")
-    return elapsed
+    return elapsed, cpu
 
 
 def version(binary: str) -> str:
@@ -196,58 +209,72 @@ def version(binary: str) -> str:
     return first.stdout.split("\n", 1)[0].split(" Copyright")[0]
 
 
-def fastest_ffmpeg(label: str, inputs: list[Path], work: Path) -> str:
-    """The ffmpeg present that runs ``inputs`` fastest the way the peer runs them (xargs -P)."""
-    cores = os.cpu_count() or 1
+def ffmpegs_present() -> dict[str, str]:
+    """Every ffmpeg here the peer could use: the bundled build and the one on PATH."""
     builds = {"bundled": _bundled(), "path": shutil.which("ffmpeg") or ""}
-    present = {n: p for n, p in builds.items() if p and Path(p).exists()}
-    times: dict[str, list[float]] = {n: [] for n in present}
-    for round_ in range(3):
-        for name in present if round_ % 2 == 0 else reversed(list(present)):
-            out = work / f"pick-{name}-{round_}"
-            times[name].append(run_xargs(present[name], inputs, out, cores))
-            shutil.rmtree(out)
-    print(f"\nfastest ffmpeg for {label}: {len(inputs)} of them, xargs -P{cores}, median of 3:")
-    for name, path in present.items():
-        print(f"  {name:8s} {statistics.median(times[name]):6.2f} s  {version(path)}")
-    fastest = min(present, key=lambda n: statistics.median(times[n]))
-    print(f"  fastest: {fastest} ({present[fastest]}), used by the xargs peer")
-    return present[fastest]
+    return {name: path for name, path in builds.items() if path and Path(path).exists()}
 
 
 def compare(
-    label: str, inputs: list[Path], folder: Path, peer: str, work: Path, rounds: int, goal: float
+    label: str,
+    inputs: list[Path],
+    folder: Path,
+    peers: dict[str, str],
+    work: Path,
+    rounds: int,
+    goal: float,
 ) -> list[float]:
+    """loopcap against xargs with each ffmpeg in ``peers``, in the same rounds, each round in
+    another order; the ratio is against whichever ffmpeg's median is fastest (a separate pick on
+    a sample flipped between builds from run to run on this loaded machine)."""
     cores = os.cpu_count() or 1
     rate, recorded = fitting_rate(inputs[0], Mp3Options())
-    settings = " ".join(peer_command(peer, inputs[0], Mp3Options())[6:-1])
+    settings = " ".join(peer_command("ffmpeg", inputs[0], Mp3Options())[6:-1])
     print(f"\n{label}: {len(inputs)} files, {recorded or '?'} Hz sources -> MP3 at "
           f"{rate or 'the source rate'}; both run: {settings}")  # fmt: skip
-    loopcap_times, xargs_times, own_rss, tree_rss = [], [], [], []
+    contenders = [f"xargs {name}" for name in peers] + ["loopcap"]
+    times: dict[str, list[float]] = {who: [] for who in contenders}
+    cpu: dict[str, list[float]] = {who: [] for who in contenders}
+    own_rss, tree_rss = [], []
     for round_ in range(rounds):
         out = work / f"{label}-r{round_}"
-        order = ("xargs", "loopcap") if round_ % 2 == 0 else ("loopcap", "xargs")
+        shift = round_ % len(contenders)
+        order = contenders[shift:] + contenders[:shift]
         for who in order:
-            if who == "xargs":
-                xargs_times.append(run_xargs(peer, inputs, out / "xargs", cores))
-            else:
-                seconds, own, tree = run_loopcap(folder, out / "loopcap", cores)
-                loopcap_times.append(seconds)
+            if who == "loopcap":
+                seconds, own, tree, used = run_loopcap(folder, out / "loopcap", cores)
                 own_rss.append(own)
                 tree_rss.append(tree)
+            else:
+                name = who.removeprefix("xargs ")
+                seconds, used = run_xargs(peers[name], inputs, out / name, cores)
+            times[who].append(seconds)
+            cpu[who].append(used)
         print(
-            f"  round {round_ + 1} ({order[0]} first): xargs -P{cores} {xargs_times[-1]:.2f} s, "
-            f"loopcap convert --jobs {cores} {loopcap_times[-1]:.2f} s",
+            f"  round {round_ + 1}: " + ", ".join(f"{who} {times[who][-1]:.2f} s" for who in order),
             flush=True,
         )
         shutil.rmtree(out)
-    med_l, med_x = statistics.median(loopcap_times), statistics.median(xargs_times)
-    ratio = med_x / med_l
+    medians = {who: statistics.median(times[who]) for who in contenders}
+    per_file_cpu = {who: statistics.median(cpu[who]) / len(inputs) for who in contenders}
+    for name, path in peers.items():
+        who = f"xargs {name}"
+        print(
+            f"  {who:13s} -P{cores}: median {medians[who]:6.2f} s "
+            f"({len(inputs) / medians[who]:.1f} files/s), CPU {per_file_cpu[who] * 1000:.0f} ms "
+            f"a file  {version(path)}"
+        )
     print(
-        f"  median: loopcap {med_l:.2f} s ({len(inputs) / med_l:.1f} files/s), "
-        f"xargs ffmpeg {med_x:.2f} s ({len(inputs) / med_x:.1f} files/s)"
+        f"  loopcap --jobs {cores}: median {medians['loopcap']:6.2f} s "
+        f"({len(inputs) / medians['loopcap']:.1f} files/s), CPU "
+        f"{per_file_cpu['loopcap'] * 1000:.0f} ms a file (its Python included)"
     )
+    fastest = min(peers, key=lambda name: medians[f"xargs {name}"])
+    peer = f"xargs {fastest}"
+    ratio = medians[peer] / medians["loopcap"]
+    cpu_ratio = per_file_cpu[peer] / per_file_cpu["loopcap"]
     verdict = "meets" if ratio >= goal else "MISSES"
+    print(f"  fastest peer: {peer}; CPU time (user+sys) ratio {cpu_ratio:.3f}x")
     print(f"  throughput ratio loopcap/xargs: {ratio:.3f}x ({verdict} the {goal:.1f}x goal)")
     print(
         f"  peak RSS: loopcap {max(own_rss):.1f} MB, "
@@ -262,7 +289,6 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=20)
     parser.add_argument("--long-seconds", type=int, default=180)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--sample-notes", type=int, default=40)
     parser.add_argument("--rss-files", type=int, default=10000)
     args = parser.parse_args()
 
@@ -276,16 +302,20 @@ def main() -> None:
     binary = locate_ffmpeg().path
     print(f"ffmpeg used by loopcap: {version(binary)} ({locate_ffmpeg().origin}: {binary})")
     print(f"cores: {cores}")
+    if len(os.sched_getaffinity(0)) > 1:
+        print(
+            f"loopcap runs {cores} ffmpegs at once and pins each to a core of its own (CPU "
+            "affinity, no ffmpeg option changed); the xargs peer runs plain, unpinned"
+        )
 
     work = Path(tempfile.mkdtemp(prefix="loopcap-bench-"))
     try:
-        peer = fastest_ffmpeg("voice notes", notes[: args.sample_notes], work)
-        compare("voice notes", notes, notes[0].parent, peer, work, args.rounds, 1.2)
-        peer = fastest_ffmpeg("3-minute files", long_files[:4], work)
-        compare("3-minute files", long_files, long_files[0].parent, peer, work, args.rounds, 1.0)
+        peers = ffmpegs_present()
+        compare("voice notes", notes, notes[0].parent, peers, work, args.rounds, 1.2)
+        compare("3-minute files", long_files, long_files[0].parent, peers, work, args.rounds, 1.0)
         if args.rss_files:
             batch = make_rss_batch(cache / f"rss-{args.rss_files}", args.rss_files)
-            seconds, own, tree = run_loopcap(batch, work / "rss" / "out", cores)
+            seconds, own, tree, _ = run_loopcap(batch, work / "rss" / "out", cores)
             print(
                 f"\nmemory, {args.rss_files} one-second notes in {seconds:.1f} s: peak RSS "
                 f"loopcap {own:.1f} MB, with its ffmpeg processes {tree:.1f} MB"

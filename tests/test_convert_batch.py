@@ -5,6 +5,7 @@ m4a, opus, flac, wav) come out as asked, tagged."""
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from capture.batch.convert import (
     ConversionJob,
     Mp3Options,
     Outcome,
+    _CoreSlots,
     _culprit,
     convert_batch,
     opus_input_rate,
@@ -78,6 +80,53 @@ def test_a_bad_input_fails_alone_and_its_group_goes_on(
     # The culprit is named by ffmpeg, so its neighbours run again together, not one by one:
     # a handful of runs, most with several inputs.
     assert max(runs) >= 3 and len(runs) <= 6, runs
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="pinning ffmpeg to cores needs Linux and two cores or more",
+)
+def test_a_run_per_core_pins_each_ffmpeg_to_a_core_and_writes_the_same_audio(
+    good_notes: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cores = os.sched_getaffinity(0)
+    slots = _CoreSlots(len(cores))
+    with slots():
+        first = os.sched_getaffinity(0)
+        with slots():
+            second = os.sched_getaffinity(0)
+    assert len(first) == len(second) == 1 and first != second and first | second <= cores
+    assert os.sched_getaffinity(0) == cores
+
+    started_on: list[set[int]] = []
+    real_run = ffmpeg.run_args
+
+    def recording(args: list[str], **kwargs: Any) -> None:
+        started_on.append(os.sched_getaffinity(0))  # the ffmpeg started here inherits it
+        real_run(args, **kwargs)
+
+    monkeypatch.setattr(ffmpeg, "run_args", recording)
+    outputs = {}
+    for workers in (len(cores), 1):
+        started_on.clear()
+        out = tmp_path / f"workers-{workers}"
+        report = convert_batch(
+            [ConversionJob(s, out / f"{s.stem}.mp3") for s in good_notes], workers=workers
+        )
+        assert report.all_ok
+        pinned = workers == len(cores)
+        assert started_on and all((len(a) == 1) if pinned else (a == cores) for a in started_on)
+        decode = [FFMPEG or "ffmpeg", "-v", "error", "-f", "s16le", "-"]
+        outputs[workers] = [
+            subprocess.run(
+                [*decode[:3], "-i", str(out / f"{s.stem}.mp3"), *decode[3:]],
+                capture_output=True,
+                check=True,
+            ).stdout
+            for s in good_notes
+        ]
+    assert os.sched_getaffinity(0) == cores
+    assert outputs[len(cores)] == outputs[1] and all(outputs[1])
 
 
 def test_culprit_is_read_from_ffmpeg_messages() -> None:
