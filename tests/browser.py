@@ -132,6 +132,8 @@ def chromium_command(url: str, profile: Path) -> list[str]:
         "--disable-component-update",
         "--disable-sync",
         "--autoplay-policy=no-user-gesture-required",
+        # A larger output buffer: on a busy machine the default (10 ms) underruns into dropouts.
+        "--audio-buffer-size=4096",
         f"--user-data-dir={profile}",
         url,
     ]
@@ -175,12 +177,15 @@ def play_chain(
     rate: float = 1.0,
     gaps_s: Sequence[float] = (),
     lead_s: float = 1.0,
+    nice: int = 0,
 ) -> Iterator[ChainPlayback]:
     """Play ``files`` in Chromium one after another at ``rate``, ``gaps_s[i]`` after file i ends.
 
     ``env`` is the environment of the audio server to play into (the rig's ``environ()``).
     ``lead_s`` waits before the first file, after the page has loaded. Chromium is stopped when
-    the block ends; a player's stream stays open until then.
+    the block ends; a player's stream stays open until then. ``nice`` < 0 runs it at a higher
+    priority (root only): on a saturated machine a browser's audio drops out for up to a second
+    at a time, which a real player on a desktop does not.
     """
     with tempfile.TemporaryDirectory(prefix="loopcap-browser-") as tmp:
         root = Path(tmp)
@@ -203,7 +208,8 @@ def play_chain(
                 }
             )
             process = subprocess.Popen(
-                chromium_command(f"{base}/player.html?{query}", root / "profile"),
+                (["nice", "-n", str(nice)] if nice else [])
+                + chromium_command(f"{base}/player.html?{query}", root / "profile"),
                 env={**env, "HOME": str(root)},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
