@@ -240,6 +240,37 @@ def test_save_last_writes_what_was_just_played(
     assert score >= 0.99
 
 
+def test_split_test_prints_the_notes_of_a_recording(
+    loopcap: Loopcap, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
+) -> None:
+    first = np.concatenate([spoken["bob"], room_tone(2.0), spoken["bob"]])
+    second = spoken["ana"]
+    recording = np.concatenate([silence(1.0), first, silence(1.2), second, silence(1.0)])
+    path = write_wav(tmp_path / "recording.wav", recording)
+    result = loopcap.run("note", "--split-test", str(path))
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert "2 note(s)" in header and "player silence" in header
+    assert len(rows) == 2
+    starts = [1.0, 1.0 + len(first) / RATE + 1.2]
+    for row, start, played in zip(rows, starts, (first, second), strict=True):
+        onset = start + spoken_extent(played)[0] / RATE
+        first_sound = row.split("first sound ")[1].split(",")[0]
+        minutes, seconds = first_sound.split(":")
+        assert int(minutes) * 60 + float(seconds) == pytest.approx(onset, abs=0.05)
+        assert row.endswith("ended by player silence")
+    # The old fixed rule, asked for explicitly, cuts the first note at its 2 s pause.
+    fixed = loopcap.run("note", "--split-test", str(path), "--silence", "1.5")
+    assert "3 note(s)" in fixed.stdout.splitlines()[0]
+
+
+def test_split_test_of_a_missing_file_is_one_clear_line(loopcap: Loopcap, tmp_path: Path) -> None:
+    result = loopcap.run("note", "--split-test", str(tmp_path / "nothing.wav"))
+    assert result.returncode == 1
+    assert_one_clear_line(result.stderr)
+    assert "nothing.wav: no such file" in result.stderr
+
+
 # -----------------------------------------------------------------------------------------------
 # A real player: headless Chromium autoplays realistic notes at 2x
 
