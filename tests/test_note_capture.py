@@ -286,7 +286,7 @@ def test_notes_from_a_browser_at_double_speed_come_out_whole_and_apart(
     rate = 2.0
     out = tmp_path / "notes"
     out.mkdir()
-    for attempt in range(2):
+    for _ in range(2):
         for old in out.iterdir():
             old.unlink()
         proc = loopcap.start("note", "--count", "2", "--format", "wav", "--out", str(out),
@@ -299,8 +299,10 @@ def test_notes_from_a_browser_at_double_speed_come_out_whole_and_apart(
         stdout, stderr = proc.communicate(timeout=90)
         # A browser starved of CPU drops out inside a note (no real note has exact zeros in
         # it); then what loopcap heard is not what the test meant to play: once more.
-        if not player_dropouts(recording) or attempt:
+        if not player_dropouts(recording):
             break
+    else:
+        pytest.skip("the browser's audio dropped out twice: the machine is too busy to judge")
     assert proc.returncode == 0, stderr
     files = sorted(out.iterdir())
     assert len(files) == 2, (stdout, stderr)
