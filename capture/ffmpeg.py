@@ -445,6 +445,23 @@ def media_duration(path: Path) -> float:
     return int(h) * 3600 + int(m) * 60 + float(s)
 
 
+def decode_pcm(path: Path, *, samplerate: int, channels: int) -> Any:
+    """Any file ffmpeg reads, decoded to an int16 numpy array shaped (frames, channels)."""
+    import ffmpeg as ffmpeg_python
+    import numpy as np
+
+    if not path.is_file():
+        raise FfmpegError(f"{path}: no such file")
+    args = compile_args(
+        ffmpeg_python.input(str(path)).output("-", f="s16le", ac=channels, ar=samplerate)
+    )
+    result = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, check=False)
+    if result.returncode != 0:
+        message = _last_error_line(result.stderr.decode(errors="replace"))
+        raise FfmpegError(f"{path}: not readable by ffmpeg: {message}")
+    return np.frombuffer(result.stdout, dtype="<i2").reshape(-1, channels).copy()
+
+
 def version_line(info: FfmpegInfo) -> str:
     return f"ffmpeg {info.version} ({info.origin}: {info.path})"
 

@@ -8,8 +8,11 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-#: The level given to digital silence (and the lowest any level reads).
+#: The level of digital silence (every sample 0); any other window reads at least QUIETEST_DB.
 SILENCE_DB = -120.0
+#: The lowest level a window that is not digital silence reads: a player's silence between
+#: notes (exact zeros) is told from the quietest room tone by level alone.
+QUIETEST_DB = -119.0
 # Full-scale int16: a square wave at ±32768 reads 0 dBFS.
 FULL_SCALE = 32768.0
 _SILENCE_POWER = FULL_SCALE**2 * 10 ** (SILENCE_DB / 10)
@@ -21,7 +24,8 @@ def levels_db(frames: npt.NDArray[np.int16], window_frames: int) -> npt.NDArray[
     """RMS level in dBFS of each whole window of ``window_frames`` frames (all channels).
 
     ``frames`` is int16 shaped (frames, channels) or (frames,); a trailing partial window is
-    not measured. Digital silence reads :data:`SILENCE_DB`.
+    not measured. Digital silence reads :data:`SILENCE_DB`, anything else at least
+    :data:`QUIETEST_DB`.
     """
     channels = 1 if frames.ndim == 1 else frames.shape[1]
     return power_to_db(window_power(frames, window_frames), window_frames * channels)
@@ -36,9 +40,13 @@ def window_power(frames: npt.NDArray[np.int16], window_frames: int) -> npt.NDArr
 
 
 def power_to_db(power: npt.NDArray[np.float64], samples: int) -> npt.NDArray[np.float64]:
-    """Mean power over ``samples`` samples as dBFS, never below :data:`SILENCE_DB`."""
+    """Mean power over ``samples`` samples as dBFS: :data:`SILENCE_DB` for digital silence
+    (a sum of squares of integers is 0 exactly when every sample is), else at least
+    :data:`QUIETEST_DB`."""
     mean = np.maximum(power / samples, _SILENCE_POWER)
-    return 10.0 * np.log10(mean / FULL_SCALE**2)
+    db = np.maximum(10.0 * np.log10(mean / FULL_SCALE**2), QUIETEST_DB)
+    out: npt.NDArray[np.float64] = np.where(power > 0, db, SILENCE_DB)
+    return out
 
 
 def peak_db(frames: npt.NDArray[np.int16]) -> float:

@@ -94,9 +94,13 @@ class NoteSettings:
     """How voice notes are told apart from silence, from each other and from blips.
 
     The level is the RMS loudness (dBFS) of each ``window_ms`` of audio. A note starts when it
-    rises ``margin_db`` above the noise floor (never below ``min_threshold_db``) and ends after
-    ``silence_s`` without sound; it is saved from ``preroll_s`` before its onset to ``tail_s``
-    after its last sound. Sound lasting less than ``min_note_s`` (a notification blip) is no note.
+    rises ``margin_db`` above the noise floor (never below ``min_threshold_db``) and a voice
+    activity detector (``vad``) hears speech in it. It ends automatically: after
+    ``player_silence_s`` of digital silence (a player between notes outputs exact zeros, while
+    a pause inside a recorded note still carries the microphone's room tone), or after
+    ``max_pause_s`` without sound of any kind. ``silence_s`` > 0 replaces both with one fixed
+    silence. A note is saved from ``preroll_s`` before its onset to ``tail_s`` after its last
+    sound. Sound lasting less than ``min_note_s`` (a notification blip) is no note.
     """
 
     window_ms: int = field(default=20, metadata=_limits(5, 100))
@@ -109,11 +113,27 @@ class NoteSettings:
     # that goes on this long without pauses (music starting) becomes the floor, not a note.
     floor_percentile: float = field(default=5.0, metadata=_limits(0, 50))
     floor_window_s: float = field(default=20.0, metadata=_limits(1, 300))
-    # Longer than pauses inside speech, shorter than the gap between notes that autoplay.
-    silence_s: float = field(default=1.5, metadata=_limits(0.2, 30))
+    # 0: end notes automatically (player silence / max_pause_s). More than 0: a note ends after
+    # this long without sound, whatever the silence is made of (the behaviour of loopcap 0.1).
+    silence_s: float = field(default=0.0, metadata=_limits(0, 30))
+    # Digital silence (exact zeros) this long ends a note: players output it between notes
+    # (0.9 s or more when they autoplay 1 s apart). Shorter runs happen inside notes when a busy
+    # machine makes the player or the capture drop out (up to 0.8 s seen here).
+    player_silence_s: float = field(default=0.8, metadata=_limits(0.1, 10))
+    # Anything quieter than the threshold this long ends a note, zeros or not: longer than a
+    # thinking pause (up to ~2.5 s at 1x; shorter when played faster).
+    max_pause_s: float = field(default=3.0, metadata=_limits(0.5, 30))
+    # Voice activity detection: "silero" keeps music and notification sounds from being notes
+    # and tells where speech begins; "off" decides by level alone.
+    vad: str = field(default="silero", metadata=_limits(choices=("silero", "off")))
+    # Silero's speech probability from which a 32 ms frame counts as speech.
+    vad_threshold: float = field(default=0.5, metadata=_limits(0.05, 0.95))
+    # How long into each new sound the VAD listens before its verdict is final.
+    vad_look_s: float = field(default=1.5, metadata=_limits(0.2, 30))
     min_note_s: float = field(default=0.3, metadata=_limits(0, 30))
     preroll_s: float = field(default=0.25, metadata=_limits(0, 5))
-    # At most silence_s: a note is only known to have ended silence_s after its last sound.
+    # At most player_silence_s (or silence_s when set): a note is only known to have ended
+    # that long after its last sound.
     tail_s: float = field(default=0.3, metadata=_limits(0, 30))
     # catch_note with nothing playing saves a note whose sound stopped this recently...
     recent_s: float = field(default=5.0, metadata=_limits(0, 120))

@@ -15,6 +15,9 @@ from capture.events import CatchState, Event, NoteArmed, NoteCatching, NoteSaved
 from capture.notes.service import ClipFormat
 from capture.recording.recorder import Recorder
 from capture.settings import NoteSettings, Settings
+from tests.browser import CHROMIUM, envelope_match, loudness_envelope
+from tests.chains import ChainRecording, Extra, record_chain
+from tests.corpus import Corpus, decode, tools_missing
 from tests.helpers import Loopcap, assert_one_clear_line, wait_for_event
 from tests.rig import (
     PulseRig,
@@ -56,21 +59,45 @@ def spoken(tmp_path_factory: pytest.TempPathFactory) -> dict[str, npt.NDArray[np
     }
 
 
+def wait_until_listening(pulse: PulseRig, timeout: float = 30) -> None:
+    """Until a new recording stream reads the speaker (loopcap's capture), and a moment more."""
+
+    def streams() -> int:
+        return len(pulse.pactl("list", "short", "source-outputs").splitlines())
+
+    before = streams()
+    deadline = time.monotonic() + timeout
+    while streams() <= before:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"loopcap did not start listening within {timeout:.0f} s")
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+
 def silence(seconds: float) -> npt.NDArray[np.int16]:
+    """A player's silence: exact zeros."""
     return np.zeros((round(seconds * RATE), 2), dtype=np.int16)
+
+
+def room_tone(seconds: float, db: float = -70.0) -> npt.NDArray[np.int16]:
+    """A pause inside a recorded note: the microphone's noise, never exact zeros."""
+    rng = np.random.default_rng(7)
+    noise = rng.standard_normal((round(seconds * RATE), 2)) * 32768 * 10 ** (db / 20)
+    return np.clip(np.round(noise), -32768, 32767).astype(np.int16)
 
 
 def test_note_saves_each_of_two_notes_as_its_own_file(
     loopcap: Loopcap, pulse: PulseRig, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
 ) -> None:
-    pause = silence(0.8)
+    pause = room_tone(1.8)  # a thinking pause longer than the old fixed 1.5 s
     first = np.concatenate([spoken["bob"], pause, spoken["bob"]])
     second = np.concatenate([spoken["ana"], pause, spoken["ana"]])
-    clip = write_wav(tmp_path / "two-notes.wav", np.concatenate([first, silence(4.0), second]))
+    # Autoplayed one after another, 1.5 s of the player's silence apart.
+    clip = write_wav(tmp_path / "two-notes.wav", np.concatenate([first, silence(1.5), second]))
     out = tmp_path / "notes"
     out.mkdir()
     proc = loopcap.start("note", "--count", "2", "--out", str(out), "--timeout", "60")
-    time.sleep(1.0)
+    wait_until_listening(pulse)
     pulse.play(clip).wait(timeout=60)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
@@ -83,8 +110,8 @@ def test_note_saves_each_of_two_notes_as_its_own_file(
         start, end = spoken_extent(played)
         # The file is the spoken extent plus the pre-roll before it and the kept tail after it.
         expected = (end - start) / RATE + NOTES.preroll_s + NOTES.tail_s
-        assert len(recorded) / RATE == pytest.approx(expected, abs=0.3)
         offset, score = best_alignment(recorded, as_float(played))
+        assert len(recorded) / RATE == pytest.approx(expected, abs=0.3), (offset / RATE, score)
         assert score >= 0.95
         # The first syllable is in, with the pre-roll before it (within 50 ms).
         assert (start + offset) / RATE == pytest.approx(NOTES.preroll_s, abs=0.05)
@@ -211,3 +238,95 @@ def test_save_last_writes_what_was_just_played(
     assert len(recorded) / RATE == pytest.approx(8.0, abs=0.1)
     _, score = best_alignment(recorded, as_float(spoken["bob"]))
     assert score >= 0.99
+
+
+def test_split_test_prints_the_notes_of_a_recording(
+    loopcap: Loopcap, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
+) -> None:
+    first = np.concatenate([spoken["bob"], room_tone(2.0), spoken["bob"]])
+    second = spoken["ana"]
+    recording = np.concatenate([silence(1.0), first, silence(1.2), second, silence(1.0)])
+    path = write_wav(tmp_path / "recording.wav", recording)
+    result = loopcap.run("note", "--split-test", str(path))
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert "2 note(s)" in header and "player silence" in header
+    assert len(rows) == 2
+    starts = [1.0, 1.0 + len(first) / RATE + 1.2]
+    for row, start, played in zip(rows, starts, (first, second), strict=True):
+        onset = start + spoken_extent(played)[0] / RATE
+        first_sound = row.split("first sound ")[1].split(",")[0]
+        minutes, seconds = first_sound.split(":")
+        assert int(minutes) * 60 + float(seconds) == pytest.approx(onset, abs=0.05)
+        assert row.endswith("ended by player silence")
+    # The old fixed rule, asked for explicitly, cuts the first note at its 2 s pause.
+    fixed = loopcap.run("note", "--split-test", str(path), "--silence", "1.5")
+    assert "3 note(s)" in fixed.stdout.splitlines()[0]
+
+
+def test_split_test_of_a_missing_file_is_one_clear_line(loopcap: Loopcap, tmp_path: Path) -> None:
+    result = loopcap.run("note", "--split-test", str(tmp_path / "nothing.wav"))
+    assert result.returncode == 1
+    assert_one_clear_line(result.stderr)
+    assert "nothing.wav: no such file" in result.stderr
+
+
+# -----------------------------------------------------------------------------------------------
+# A real player: headless Chromium autoplays realistic notes at 2x
+
+
+@pytest.mark.skipif(bool(tools_missing()) or CHROMIUM is None, reason="needs the corpus tools")
+def test_notes_from_a_browser_at_double_speed_come_out_whole_and_apart(
+    loopcap: Loopcap, pulse: PulseRig, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two notes with thinking pauses of 2-2.4 s (1-1.2 s at 2x), 1.2 s apart, a notification
+    sound from another app in between: two files, each the whole note from its first syllable."""
+    corpus = Corpus(tmp_path_factory.getbasetemp() / "corpus")
+    notes = [corpus.note(3), corpus.note(4)]  # festival's voice; real recorded words
+    rate = 2.0
+    out = tmp_path / "notes"
+    out.mkdir()
+    for _ in range(2):
+        for old in out.iterdir():
+            old.unlink()
+        proc = loopcap.start("note", "--count", "2", "--format", "wav", "--out", str(out),
+                             "--timeout", "90")  # fmt: skip
+        wait_until_listening(pulse)
+        recording = record_chain(
+            pulse.environ(), notes, [1.2], rate=rate, workdir=tmp_path, lead_s=0.5,
+            extras=[Extra(corpus.sound("bell.oga"), 0, 0.5)],
+        )  # fmt: skip
+        stdout, stderr = proc.communicate(timeout=90)
+        # A browser starved of CPU drops out inside a note (no real note has exact zeros in
+        # it); then what loopcap heard is not what the test meant to play: once more.
+        if not player_dropouts(recording):
+            break
+    else:
+        pytest.skip("the browser's audio dropped out twice: the machine is too busy to judge")
+    assert proc.returncode == 0, stderr
+    files = sorted(out.iterdir())
+    assert len(files) == 2, (stdout, stderr)
+    for path, placed in zip(files, recording.placed, strict=True):
+        saved = decode_to_array(path)
+        note = placed.note
+        played = loudness_envelope(decode(note.path, RATE, 1, tempo=rate), RATE)
+        at, fit = envelope_match(loudness_envelope(saved, RATE), played[: len(played) - 50])
+        assert fit > 0.8, fit
+        first_syllable = at / 100 + note.first_s / rate
+        assert first_syllable == pytest.approx(NOTES.preroll_s, abs=0.05)
+        spoken = (note.last_s - note.first_s) / rate
+        extra = len(saved) / RATE - (spoken + NOTES.preroll_s + NOTES.tail_s)
+        assert -0.1 <= extra <= 0.35, extra
+
+
+def player_dropouts(recording: ChainRecording) -> bool:
+    """Runs of 60 ms of exact zeros inside a played note's speech."""
+    mono = np.abs(recording.pcm).max(axis=1)
+    window = RATE // 50
+    for placed in recording.placed:
+        part = mono[round(placed.first_s * RATE) : round(placed.last_s * RATE)]
+        usable = len(part) // window * window
+        silent = ~part[:usable].reshape(-1, window).any(axis=1)
+        if np.convolve(silent, np.ones(3), mode="valid").max(initial=0) >= 3:
+            return True
+    return False

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from capture.errors import NoteSettingsError, SettingsError
 from capture.events import CatchState
-from capture.levels import SILENCE_DB, levels_db
+from capture.levels import QUIETEST_DB, SILENCE_DB, levels_db
 from capture.notes.detector import (
     CatchArmed,
     CatchPlanner,
@@ -33,7 +33,8 @@ LEVEL_RATE = 1000
 WINDOW = 20
 QUIET = -65.0
 LOUD = -20.0
-SILENCE_WINDOWS = 75  # 1.5 s
+PLAYER_SILENCE_WINDOWS = 40  # 0.8 s of digital silence ends a note
+MAX_PAUSE_WINDOWS = 150  # 3 s of anything quiet ends it
 MIN_NOTE_WINDOWS = 15  # 0.3 s
 
 
@@ -47,6 +48,16 @@ def levels(*segments: tuple[float, float]) -> list[float]:
     for seconds, db in segments:
         out += [db] * round(seconds * 1000 / WINDOW)
     return out
+
+
+def feed_levels_with(
+    det: NoteDetector, values: list[float], speech: list[bool], start: int = 0
+) -> list[NoteEvent]:
+    """Levels with a VAD's verdict per window, in chunks of 7."""
+    events: list[NoteEvent] = []
+    for i in range(0, len(values), 7):
+        events += det.feed_levels(values[i : i + 7], start + i * WINDOW, speech[i : i + 7])
+    return events
 
 
 def feed_levels(det: NoteDetector, values: list[float], chunk: int = 7) -> list[NoteEvent]:
@@ -118,14 +129,89 @@ def test_minimum_length_is_a_setting() -> None:
     assert [n.onset_frame for n in notes] == [2000]
 
 
-def test_pause_shorter_than_silence_holds_and_longer_splits() -> None:
-    pause_ok = levels((1, QUIET), (1, LOUD), (1.48, QUIET), (1, LOUD), (2, QUIET))
+def test_thinking_pause_with_room_tone_holds_up_to_max_pause() -> None:
+    # A 2.9 s pause that still carries the microphone's room tone is inside the note...
+    pause_ok = levels((1, QUIET), (1, LOUD), (2.9, QUIET), (1, LOUD), (3, QUIET))
     assert len(ended(feed_levels(make_detector(), pause_ok))) == 1
-    gap = levels((1, QUIET), (1, LOUD), (3.5, QUIET), (1, LOUD), (2, QUIET))
+    # ...3.5 s of it is not.
+    gap = levels((1, QUIET), (1, LOUD), (3.5, QUIET), (1, LOUD), (3, QUIET))
     notes = ended(feed_levels(make_detector(), gap))
     assert [(n.onset_frame, n.last_sound_frame) for n in notes] == [(1000, 2000), (5500, 6500)]
+
+
+def test_player_silence_between_notes_splits_them_after_0_8_s() -> None:
+    # A player outputs exact zeros between notes: 0.9 s of them is a boundary, at any speed.
+    chain = levels((1, SILENCE_DB), (1, LOUD), (0.2, QUIET), (0.9, SILENCE_DB), (1, LOUD))
+    det = make_detector()
+    notes = ended(feed_levels(det, chain + levels((0.9, SILENCE_DB))))
+    assert [(n.onset_frame, n.last_sound_frame) for n in notes] == [(1000, 2000), (3100, 4100)]
+    # The first one was known to be over 0.8 s into the zeros, with its 0.3 s tail kept.
+    assert notes[0].end_frame == 2300
+    # A dropout shorter than that (a player that could not keep up) does not split a note.
+    dropout = levels((1, SILENCE_DB), (1, LOUD), (0.7, SILENCE_DB), (1, LOUD), (1, SILENCE_DB))
+    assert len(ended(feed_levels(make_detector(), dropout))) == 1
+
+
+def test_fixed_silence_overrides_the_automatic_end() -> None:
+    gap = levels((1, QUIET), (1, LOUD), (3.5, QUIET), (1, LOUD), (2, QUIET))
     patient = make_detector(silence_s=4)
     assert len(ended(feed_levels(patient, gap) + patient.finish())) == 1
+    # With a fixed silence, player silence is silence like any other: 0.8 s of zeros holds.
+    zeros = levels((1, QUIET), (1, LOUD), (0.8, SILENCE_DB), (1, LOUD), (2, QUIET))
+    assert len(ended(feed_levels(make_detector(silence_s=1.5), zeros))) == 1
+    assert len(ended(feed_levels(make_detector(), zeros) + make_detector().finish())) >= 1
+
+
+def test_player_stopped_cue_ends_the_note_at_once() -> None:
+    det = make_detector()
+    assert not ended(feed_levels(det, levels((1, QUIET), (1, LOUD), (0.2, QUIET))))
+    notes = ended(det.player_stopped(2100))
+    assert [(n.onset_frame, n.last_sound_frame, n.end_frame) for n in notes] == [(1000, 2000, 2200)]
+    assert det.current_onset() is None
+
+
+def test_speech_verdicts_keep_blips_and_music_out() -> None:
+    """With a VAD's verdicts: a ring and music are not notes; speech after a blip starts at
+    the speech, not at the blip."""
+    det = make_detector()
+    ring = levels((1, SILENCE_DB), (1.5, LOUD), (1, SILENCE_DB))
+    assert not feed_levels_with(det, ring, [False] * len(ring))
+    music = levels((20, -30))
+    assert not feed_levels_with(det, music, [False] * len(music), start=len(ring) * WINDOW)
+    det = make_detector()
+    blip_then_speech = levels((1, QUIET), (0.4, LOUD), (1, QUIET), (2, LOUD), (0.9, SILENCE_DB))
+    verdicts = [i >= 120 for i in range(len(blip_then_speech))]  # speech from 2.4 s
+    notes = ended(feed_levels_with(det, blip_then_speech, verdicts))
+    assert [(n.onset_frame, n.last_sound_frame) for n in notes] == [(2400, 4400)]
+
+
+def test_a_notification_right_after_a_note_is_not_part_of_it() -> None:
+    # 0.3 s into the player's silence after a note, another app's notification sounds: it does
+    # not extend the note; speech after a player's dropout of the same length does.
+    bell = levels((1, SILENCE_DB), (2, LOUD), (0.3, SILENCE_DB), (0.8, -30), (1, SILENCE_DB))
+    verdicts = [50 <= i < 150 for i in range(len(bell))]
+    notes = ended(feed_levels_with(make_detector(), bell, verdicts))
+    assert [(n.onset_frame, n.last_sound_frame, n.end_frame) for n in notes] == [(1000, 3000, 3300)]
+    dropout = levels((1, SILENCE_DB), (1, LOUD), (0.3, SILENCE_DB), (1, LOUD), (1, SILENCE_DB))
+    verdicts = [i >= 50 and not 100 <= i < 115 for i in range(len(dropout))]
+    notes = ended(feed_levels_with(make_detector(), dropout, verdicts))
+    assert [(n.onset_frame, n.last_sound_frame) for n in notes] == [(1000, 3300)]
+
+
+def test_a_short_word_just_before_speech_is_where_it_begins() -> None:
+    # "Hi, ..." : 0.1 s with a little speech heard in it, 0.2 s before the rest.
+    timeline = levels((1, QUIET), (0.1, LOUD), (0.2, QUIET), (1.5, LOUD), (0.9, SILENCE_DB))
+    verdicts = [50 <= i < 52 or i >= 65 for i in range(len(timeline))]
+    notes = ended(feed_levels_with(make_detector(), timeline, verdicts))
+    assert [n.onset_frame for n in notes] == [1000]
+
+
+def test_onset_against_the_notes_own_room_tone() -> None:
+    # Room tone at -49 dBFS is above the -50 dBFS that may start a note: the onset is the
+    # first syllable, 10 dB above the note's own floor, not where the room tone began.
+    note = levels((1, SILENCE_DB), (0.4, -49), (1, LOUD), (1, -49), (1, LOUD), (0.3, -49))
+    notes = ended(feed_levels(make_detector(), note + levels((0.9, SILENCE_DB))))
+    assert [(n.onset_frame, n.last_sound_frame) for n in notes] == [(1400, 4400)]
 
 
 def test_threshold_never_below_the_floor_setting() -> None:
@@ -156,10 +242,10 @@ def test_threshold_follows_a_raised_noise_floor() -> None:
 
 def test_hysteresis_keeps_a_fading_note() -> None:
     # Onset threshold -50 dB; -52 dB still counts as sound with 3 dB hysteresis, not without.
-    fading = levels((1, QUIET), (0.5, -45), (2, -52), (2, QUIET))
-    assert [n.last_sound_frame for n in ended(feed_levels(make_detector(), fading))] == [3500]
+    fading = levels((1, -75), (0.5, -45), (0.5, -75), (0.5, -45), (2, -52), (0.9, SILENCE_DB))
+    assert [n.last_sound_frame for n in ended(feed_levels(make_detector(), fading))] == [4500]
     no_hyst = make_detector(hysteresis_db=0)
-    assert [n.last_sound_frame for n in ended(feed_levels(no_hyst, fading))] == [1500]
+    assert [n.last_sound_frame for n in ended(feed_levels(no_hyst, fading))] == [2500]
 
 
 def test_pre_roll_never_reaches_into_the_previous_note() -> None:
@@ -209,33 +295,36 @@ class Burst:
 bursts = st.builds(
     lambda sounds, pauses, gap: Burst(tuple(sounds), tuple(pauses[: len(sounds) - 1]), gap),
     st.lists(st.integers(1, 150), min_size=1, max_size=4),
-    st.lists(st.integers(1, SILENCE_WINDOWS - 1), min_size=3, max_size=3),
-    st.integers(SILENCE_WINDOWS, 300),
+    st.lists(st.integers(1, MAX_PAUSE_WINDOWS - 1), min_size=3, max_size=3),
+    st.integers(PLAYER_SILENCE_WINDOWS, 300),
 )
 
 
 @settings(max_examples=80, deadline=None)
 @given(
     st.lists(bursts, min_size=1, max_size=5),
-    st.lists(st.floats(-45, -5), min_size=1),
-    st.lists(st.floats(-120, -62), min_size=1),
+    st.floats(-45, -11),
+    st.lists(st.floats(0, 6), min_size=1),
+    st.lists(st.floats(QUIETEST_DB, -62), min_size=1),
     st.integers(1, 40),
 )
 def test_each_burst_is_one_note_in_order(
-    plan: list[Burst], loud: list[float], quiet: list[float], chunk: int
+    plan: list[Burst], speech_db: float, spread: list[float], quiet: list[float], chunk: int
 ) -> None:
+    """Notes as a player plays them: digital silence between them, pauses inside them that
+    still carry something (room tone, codec noise), speech within a few dB of its level."""
     values: list[float] = []
     expected: list[tuple[int, int]] = []
     for burst in plan:
-        values += [quiet[len(values) % len(quiet)]] * burst.gap_before
+        values += [SILENCE_DB] * burst.gap_before
         onset = len(values)
         for i, sound in enumerate(burst.sounds):
-            values += [loud[(len(values) + j) % len(loud)] for j in range(sound)]
+            values += [speech_db + spread[(len(values) + j) % len(spread)] for j in range(sound)]
             if i < len(burst.pauses):
                 values += [quiet[len(values) % len(quiet)]] * burst.pauses[i]
         if burst.extent >= MIN_NOTE_WINDOWS:
             expected.append((onset * WINDOW, len(values) * WINDOW))
-    values += [QUIET] * SILENCE_WINDOWS
+    values += [SILENCE_DB] * PLAYER_SILENCE_WINDOWS
     det = make_detector()
     events = feed_levels(det, values, chunk)
     notes = ended(events)
@@ -287,8 +376,8 @@ def run_audio(
 
 
 def speech(db: float = LOUD) -> np.ndarray:
-    """A spoken-like clip: 2 s, a 0.8 s pause, 1.5 s."""
-    return np.concatenate([noise(2, db), np.zeros((round(0.8 * RATE), 2)), noise(1.5, db)])
+    """A spoken-like clip: 2 s, a 0.8 s pause with the room tone of the microphone, 1.5 s."""
+    return np.concatenate([noise(2, db), noise(0.8, -75), noise(1.5, db)])
 
 
 def assert_near(frame: int, seconds: float, tolerance_s: float = 0.02) -> None:
@@ -312,7 +401,7 @@ def test_two_noise_notes_over_a_quiet_floor() -> None:
 
 
 def test_tones_with_pauses() -> None:
-    syllables = [tone(0.3, -30), np.zeros((RATE // 2, 2)), tone(0.5, -30, 330)] * 3
+    syllables = [tone(0.3, -30), noise(0.5, -75), tone(0.5, -30, 330)] * 3
     audio = pcm(np.zeros((RATE, 2)), *syllables, np.zeros((3 * RATE, 2)))
     _, events = run_audio(audio)
     notes = ended(events)
@@ -352,10 +441,11 @@ def test_music_bed_inside_a_note_is_part_of_it() -> None:
 
 
 def test_blip_in_the_gap_between_notes() -> None:
+    # Between the notes the player is silent (zeros); another app's blip sounds in the gap.
     floor = -60.0
-    gap = noise(4, floor)
+    gap = np.zeros((4 * RATE, 2))
     gap[round(1.9 * RATE) : round(2.05 * RATE)] += noise(0.15, -15)
-    audio = pcm(noise(1, floor), speech(), gap, speech(), noise(3, floor))
+    audio = pcm(noise(1, floor), speech(), gap, speech(), np.zeros((RATE, 2)))
     notes = ended(run_audio(audio)[1])
     assert len(notes) == 2
     assert_near(notes[0].last_sound_frame, 5.3)
@@ -369,7 +459,8 @@ def test_blip_in_the_gap_between_notes() -> None:
     block=st.sampled_from([480, 1920, 1999, 4096]),
 )
 def test_onset_within_50_ms(lead: int, db: float, block: int) -> None:
-    audio = pcm(noise(lead / RATE, -60), speech(db), noise(2, -60))
+    # The microphone's room tone before the speech, as in its pause.
+    audio = pcm(noise(lead / RATE, -75), speech(db), np.zeros((RATE, 2)))
     notes = ended(run_audio(audio, block)[1])
     assert len(notes) == 1
     # What is saved begins the pre-roll before the true onset, give or take a window.
@@ -414,7 +505,8 @@ def press_at(
     return out
 
 
-CLIP = levels((2, QUIET), (3, LOUD), (0.6, QUIET), (2.4, LOUD), (4, QUIET))  # 2 s to 8 s
+# A note from 2 s to 8 s, then a player's silence.
+CLIP = levels((2, QUIET), (3, LOUD), (0.6, QUIET), (2.4, LOUD), (4, SILENCE_DB))
 
 
 def test_press_while_a_note_plays_takes_it_from_its_onset() -> None:

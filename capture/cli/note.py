@@ -47,7 +47,7 @@ def register_cli(subparsers: Subparsers) -> None:
         "--silence",
         type=positive_seconds,
         metavar="S",
-        help="silence that ends a note (default 1.5 s)",
+        help="end a note after S s without sound (default: automatic, from the player's silence)",
     )
     note.add_argument(
         "--threshold",
@@ -57,6 +57,12 @@ def register_cli(subparsers: Subparsers) -> None:
     )
     note.add_argument("--format", choices=AUDIO_FORMATS, help="file format (default mp3)")
     note.add_argument("--source", metavar="NAME", help="loopback source id or part of its name")
+    note.add_argument(
+        "--split-test",
+        metavar="FILE",
+        type=Path,
+        help="listen to nothing: find the notes in a recording FILE, print them with their times",
+    )
     note.set_defaults(handler=run_note)
 
 
@@ -99,6 +105,39 @@ class _NotePrinter:
             print(f"loopcap: {event.message}", file=sys.stderr, flush=True)
 
 
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}:{rest:05.2f}"
+
+
+def run_split_test(path: Path, settings: Settings) -> int:
+    """``note --split-test FILE``: the notes the segmenter finds in a recording, with times."""
+    from capture.ffmpeg import decode_pcm
+    from capture.notes.detector import split_recording
+
+    rate = settings.audio.samplerate
+    frames = decode_pcm(path.expanduser(), samplerate=rate, channels=2)
+    notes = split_recording(frames, rate, settings.notes)
+    config = settings.notes
+    rule = (
+        f"a note ends after {config.silence_s:g} s without sound"
+        if config.silence_s
+        else f"a note ends after {config.player_silence_s:g} s of player silence "
+        f"or a {config.max_pause_s:g} s pause"
+    )
+    print(
+        f"{path}: {len(frames) / rate:.2f} s, {len(notes)} note(s); {rule}; "
+        f"speech detection {config.vad}"
+    )
+    for number, note in enumerate(notes, 1):
+        print(
+            f"{number:3d}  {_clock(note.start_frame / rate)} - {_clock(note.end_frame / rate)}"
+            f"  {note.duration_s(rate):6.2f} s  first sound {_clock(note.onset_frame / rate)},"
+            f" last {_clock(note.last_sound_frame / rate)}, ended by {note.ended_by}"
+        )
+    return 0
+
+
 def run_note(args: argparse.Namespace) -> int:
     from capture.notes.service import ClipFormat
     from capture.recording.recorder import Recorder
@@ -106,6 +145,8 @@ def run_note(args: argparse.Namespace) -> int:
     from capture.settings import output_folder
 
     settings = _note_settings(args)
+    if args.split_test is not None:
+        return run_split_test(args.split_test, settings)
     folder = args.out.expanduser() if args.out else output_folder(settings)
     check_writable_folder(folder, create=args.out is None)
     fmt = args.format or settings.output.audio_format

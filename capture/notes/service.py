@@ -115,7 +115,13 @@ class NoteService:
         self.clips = clips
         self.save_every_note = save_every_note
         self.ring = ReplayRing.from_settings(settings.replay, samplerate, channels)
+        # Listening starts at once; the VAD (about a second to load) joins when it is ready,
+        # and until then notes are found by level alone.
         self.detector = NoteDetector(settings.notes, samplerate)
+        self._vad_loader = threading.Thread(
+            target=self._load_vad, args=(samplerate,), daemon=True, name="vad-loader"
+        )
+        self._vad_loader.start()
         self.planner = CatchPlanner(settings.notes, samplerate)
         self._emit = emit
         self._frame_time = frame_time
@@ -124,6 +130,13 @@ class NoteService:
         self._saver = threading.Thread(target=self._save_loop, daemon=True, name="note-saver")
         self._saver.start()
         self.saved: list[Path] = []
+
+    def _load_vad(self, samplerate: int) -> None:
+        from capture.vad import speech_detector
+
+        notes = self.settings.notes
+        # One reference assignment: the pump thread sees the old None or the whole detector.
+        self.detector.speech = speech_detector(notes.vad, samplerate, notes.vad_threshold)
 
     # -- the pump thread -----------------------------------------------------------------------
 
