@@ -49,14 +49,10 @@ def wait_for_event(events: queue.Queue[Any], kind: type[E], timeout: float = 30)
 
 def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 5) -> None:
     """Stop a process this run started, by its PID: SIGTERM, then SIGKILL after ``timeout``."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    from capture.processes import stop_process as stop
+
+    if proc is not None:
+        stop(proc, grace=timeout)
 
 
 @dataclass
