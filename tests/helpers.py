@@ -102,12 +102,14 @@ class Loopcap:
         )
 
     def wait_until_recording(self, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-        """Until ``proc`` (a ``loopcap record``) has written its first audio to its session:
-        a loaded machine may take seconds to start it, and what plays before is not recorded."""
+        """Until ``proc`` (a ``loopcap record``) has written its first audio or video to its
+        session: a loaded machine may take seconds to start it, and what happens before is not
+        recorded."""
 
         def recording() -> bool:
             assert proc.poll() is None, f"loopcap exited early: {proc.communicate()[1]}"
-            return any(p.stat().st_size > 0 for p in self.sessions.glob("*/audio.pcm"))
+            written = [*self.sessions.glob("*/audio.pcm"), *self.sessions.glob("*/video.mp4")]
+            return any(p.stat().st_size > 0 for p in written)
 
         wait_until(recording, timeout, "the recording to start")
 
