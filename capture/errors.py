@@ -27,6 +27,9 @@ class UsageError(LoopcapError):
 class FfmpegError(LoopcapError):
     """ffmpeg is missing, lacks an encoder, or failed on a file."""
 
+    #: ffmpeg's whole error output, when it ran and failed.
+    details: str = ""
+
 
 class AudioSourceError(LoopcapError):
     """No audio server, no loopback source, or a source that vanished for good."""
@@ -54,6 +57,14 @@ class NoteSettingsError(LoopcapError):
 
 class ArchiveError(LoopcapError):
     """A chat export archive that is unreadable or unsafe to read."""
+
+
+class UnattributedNotesError(LoopcapError):
+    """A chat export whose chat text names no sender or time for some of its notes."""
+
+    def __init__(self, message: str, notes: tuple[str, ...], *, option: str | None = None) -> None:
+        super().__init__(message, option=option)
+        self.notes = notes
 
 
 class NotRunning(LoopcapError):

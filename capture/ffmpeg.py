@@ -172,22 +172,52 @@ def locate_ffmpeg() -> FfmpegInfo:
 # Output formats
 
 
+#: Ogg Opus as WhatsApp's own voice notes are: 16 kHz mono, a speech bitrate, the encoder tuned
+#: for speech, and the vendor string WhatsApp's clients look for (written by capture.tags).
+VOICE_NOTE_RATE = 16000
+VOICE_NOTE_KBPS = 24
+VOICE_NOTE_VENDOR = "WhatsApp"
+
+
 @dataclass(frozen=True, slots=True)
 class AudioFormat:
     extension: str
     muxer: str
     codec: str
     encoder_options: tuple[tuple[str, str], ...] = ()
+    #: Forced output rate and channel count (a voice note is always 16 kHz mono), else the source's.
+    sample_rate: int | None = None
+    channels: int | None = None
+    #: Ogg vendor string written into the tags, when the format asks for one.
+    ogg_vendor: str = ""
+
+    def output_options(self) -> list[str]:
+        """The ffmpeg output options of this format (codec, muxer, encoder settings)."""
+        options = ["-c:a", self.codec, "-f", self.muxer]
+        for key, value in self.encoder_options:
+            options += [f"-{key}", value]
+        if self.sample_rate is not None:
+            options += ["-ar", str(self.sample_rate)]
+        if self.channels is not None:
+            options += ["-ac", str(self.channels)]
+        return options
 
 
-#: Every audio format loopcap writes, by extension: (ffmpeg muxer, encoder). The one table: the
-#: settings and the command line take their choices from :data:`AUDIO_FORMATS`.
+def file_extension(fmt: str) -> str:
+    """The file name extension of format ``fmt`` (audio or video), without the dot."""
+    return "opus" if fmt == "voice-note" else fmt
+
+
+#: Every audio format loopcap writes, by name: (ffmpeg muxer, encoder). The one table: the
+#: settings and the command line take their choices from :data:`AUDIO_FORMATS`. "voice-note" is
+#: Ogg Opus as WhatsApp's own voice notes are (see :func:`audio_format`), saved as .opus.
 _AUDIO_ENCODERS = {
     "wav": ("wav", "pcm_s16le"),
     "flac": ("flac", "flac"),
     "mp3": ("mp3", "libmp3lame"),
     "m4a": ("ipod", "aac"),
     "opus": ("ogg", "libopus"),
+    "voice-note": ("ogg", "libopus"),
 }
 AUDIO_FORMATS = tuple(_AUDIO_ENCODERS)
 #: Screen recordings: H.264 (and AAC) in MP4 or Matroska.
@@ -205,6 +235,16 @@ def audio_format(
         raise FfmpegError(
             f"unknown audio format '{name}'; choose one of {', '.join(AUDIO_FORMATS)}"
         ) from None
+    if name == "voice-note":
+        return AudioFormat(
+            "opus",
+            muxer,
+            codec,
+            (("b:a", f"{VOICE_NOTE_KBPS}k"), ("vbr", "on"), ("application", "voip")),
+            sample_rate=VOICE_NOTE_RATE,
+            channels=1,
+            ogg_vendor=VOICE_NOTE_VENDOR,
+        )
     options = {
         "libmp3lame": (("q:a", str(mp3_quality)),),
         "aac": (("b:a", f"{aac_kbps}k"),),
@@ -259,7 +299,26 @@ def run(
 
     ``cancel`` stops ffmpeg early (the caller then removes the partial output).
     """
-    args = compile_args(stream)
+    run_args(compile_args(stream), what=what, cancel=cancel, timeout=timeout)
+
+
+def base_args() -> list[str]:
+    """The located ffmpeg with loopcap's quiet, non-interactive, overwriting flags."""
+    return [locate_ffmpeg().path, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+
+
+def run_args(
+    args: list[str],
+    *,
+    what: str,
+    cancel: threading.Event | None = None,
+    timeout: float | None = None,
+) -> None:
+    """Run a full ffmpeg command line (from :func:`base_args` or :func:`compile_args`).
+
+    Batch conversion builds its lists directly: many inputs per run, and no graph hashing.
+    On failure the :class:`FfmpegError` carries ffmpeg's whole stderr in ``details``.
+    """
     with subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     ) as proc:
@@ -267,7 +326,9 @@ def run(
     if cancel is not None and cancel.is_set():
         raise FfmpegError(f"{what}: cancelled")
     if proc.returncode != 0:
-        raise FfmpegError(f"{what}: ffmpeg failed: {_last_error_line(stderr)}")
+        error = FfmpegError(f"{what}: ffmpeg failed: {_last_error_line(stderr)}")
+        error.details = stderr
+        raise error
 
 
 def _wait(
@@ -331,8 +392,12 @@ def encode_pcm_file(
     options: dict[str, Any] = {"f": fmt.muxer, "acodec": fmt.codec, **dict(fmt.encoder_options)}
     if frames is not None:
         options["t"] = f"{frames / samplerate:.6f}"
-    if fmt.codec == "libopus" and samplerate not in (8000, 12000, 16000, 24000, 48000):
+    if fmt.sample_rate is not None:
+        options["ar"] = fmt.sample_rate
+    elif fmt.codec == "libopus" and samplerate not in (8000, 12000, 16000, 24000, 48000):
         options["ar"] = 48000
+    if fmt.channels is not None:
+        options["ac"] = fmt.channels
     # ffmpeg's own encoder tag is replaced by loopcap's in capture.tags.
     options["map_metadata"] = -1
     run(source.output(str(target), **options), what=f"encoding {target.name}", cancel=cancel)

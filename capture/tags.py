@@ -25,8 +25,12 @@ class Tags:
     encoder: str = ENCODER
 
 
-def write_tags(path: Path, tags: Tags) -> None:
-    """Write ``tags`` into ``path`` (MP3, M4A/MP4, Ogg Opus/Vorbis, FLAC or WAV)."""
+def write_tags(path: Path, tags: Tags, *, ogg_vendor: str = "") -> float:
+    """Write ``tags`` into ``path`` (MP3, M4A/MP4, Ogg Opus/Vorbis, FLAC or WAV); return its
+    duration in seconds as its headers tell (0.0 when it holds no audio).
+
+    ``ogg_vendor`` replaces the vendor string of an Ogg file's comment header.
+    """
     import mutagen
 
     try:
@@ -42,7 +46,11 @@ def write_tags(path: Path, tags: Tags) -> None:
         _write_mp4(audio, tags)
     else:  # Ogg Opus, Ogg Vorbis, FLAC: Vorbis comments
         _write_vorbis(audio, tags)
+        if ogg_vendor:
+            audio.tags.vendor = ogg_vendor
     audio.save()
+    info = getattr(audio, "info", None)
+    return float(getattr(info, "length", 0.0) or 0.0)
 
 
 def _write_id3(audio: object, tags: Tags) -> None:
@@ -110,4 +118,11 @@ def read_tags(path: Path) -> dict[str, str]:
     audio = mutagen.File(str(path), easy=True)
     if audio is None or audio.tags is None:
         return {}
+    if type(audio).__name__ in ("WAVE", "AIFF"):  # no easy interface: plain ID3 frames
+        frames = {"TIT2": "title", "TPE1": "artist", "TALB": "album", "TDRC": "date"}
+        found = {frames[k]: str(v.text[0]) for k, v in audio.tags.items() if k in frames}
+        comments = audio.tags.getall("COMM")
+        if comments:
+            found["comment"] = str(comments[0].text[0])
+        return found
     return {k: str(v[0]) for k, v in audio.tags.items() if v}

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,6 +89,32 @@ def test_recording_matches_what_was_played(
     assert 0 < offset < (duration - 3.5) * RATE, "the whole clip is inside the recording"
     assert not list(loopcap.sessions.glob("*")), "the session folder is removed after saving"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary files"
+
+
+def test_voice_note_format_is_whatsapps_own(
+    loopcap: Loopcap, pulse: PulseRig, speech_and_tones: Path, tmp_path: Path
+) -> None:
+    from mutagen.oggopus import OggOpus
+
+    from capture.batch.convert import opus_input_rate
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    duration = 5.0
+    result = record_while_playing(
+        loopcap, pulse, speech_and_tones, folder, duration, "--format", "voice-note"
+    )
+    assert result.returncode == 0, result.stderr
+    saved = Path(result.stdout.strip())
+    assert saved.parent == folder and saved.suffix == ".opus"
+    stream = ffprobe(saved)["streams"][0]  # type: ignore[index]
+    assert (stream["codec_name"], stream["channels"]) == ("opus", 1)
+    assert opus_input_rate(saved) == 16000
+    opus: Any = OggOpus(str(saved))  # type: ignore[no-untyped-call]
+    assert opus.tags.vendor == "WhatsApp"
+    assert opus.info.length == pytest.approx(duration, abs=0.05)
+    offset, score = best_alignment(decode_to_array(saved), decode_to_array(speech_and_tones))
+    assert score >= 0.85, f"voice note: correlation {score:.4f} at {offset}"
 
 
 def test_default_name_and_folder(loopcap: Loopcap) -> None:

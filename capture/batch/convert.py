@@ -1,12 +1,14 @@
-"""Batch conversion of recordings and voice notes to MP3: parallel, tagged, atomic.
+"""Batch conversion of recordings and voice notes (to MP3 by default): parallel, tagged, atomic.
 
-One ffmpeg process per file, several at once (threads only wait on the processes). Each output
-is written to a hidden temporary file beside its final place, tagged there, then renamed, so a
-finished name always holds a complete, tagged MP3. Inputs are only ever read.
+Several short files go through one ffmpeg run (starting ffmpeg is most of the cost of a short
+note), a few runs at once (threads only wait on the processes). Each output is written to a
+hidden temporary file beside its final place, tagged there, then renamed, so a finished name
+always holds a complete, tagged file. Inputs are only ever read. A file ffmpeg cannot read fails
+alone: the others of its run are converted again without it.
 
 Library use::
 
-    report = convert_batch(plan_conversions([Path("notes")], out_dir=Path("mp3")))
+    report = convert_batch(plan_conversions([Path("notes")], out_dir=Path("mp3"))[0])
     convert_to_mp3(Path("a.opus"), Path("a.mp3"))
 """
 
@@ -18,18 +20,21 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capture.batch.whatsapp.names import parse_note_name
 from capture.errors import DiskFullError, FfmpegError, LoopcapError, OutputError, UsageError
-from capture.recording.atomic import atomic_output, is_part_file, output_error
+from capture.recording.atomic import is_part_file, output_error, publish, temp_path_for
 from capture.tags import Tags
+
+if TYPE_CHECKING:
+    from capture.ffmpeg import AudioFormat
 
 #: ffmpeg's words for a full disk, whatever the output.
 _NO_SPACE = "No space left on device"
@@ -39,13 +44,37 @@ MP3_BITRATES_KBPS = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 
 
 @dataclass(frozen=True, slots=True)
 class Mp3Options:
-    """How to encode: LAME VBR quality (0 best … 9 smallest) unless a constant bitrate is set."""
+    """How to encode.
+
+    ``target`` is the output format ("mp3", "voice-note", "m4a", "opus", "flac", "wav"). MP3 uses
+    LAME VBR quality (0 best … 9 smallest) unless a constant bitrate is set. ``sample_rate``
+    forces an output rate; without it a source recorded at 16 kHz or less (a WhatsApp note)
+    becomes a 24 kHz MP3, which keeps everything it holds, and others keep their rate.
+    """
 
     quality: int = 2
     bitrate_kbps: int | None = None
     normalize: bool = False
     # EBU R128 integrated loudness target of --normalize, in LUFS.
     loudness_lufs: float = -16.0
+    sample_rate: int | None = None
+    target: str = "mp3"
+    aac_kbps: int = 192
+    opus_kbps: int = 96
+
+    def audio_format(self) -> AudioFormat:
+        from capture.ffmpeg import audio_format
+
+        return audio_format(
+            self.target,
+            mp3_quality=self.quality,
+            aac_kbps=self.aac_kbps,
+            opus_kbps=self.opus_kbps,
+        )
+
+
+#: The more general name: the options cover every output format, not only MP3.
+ConvertOptions = Mp3Options
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +97,9 @@ class ConversionResult:
     outcome: Outcome
     reason: str = ""
     seconds: float = 0.0
+    # The output's sample rate when loopcap chose it to fit the source (see fitting_rate).
+    fitted_rate: int | None = None
+    source_rate: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,24 +119,96 @@ class BatchReport:
 
 
 # ---------------------------------------------------------------------------------------------
-# One file
+# Encoding settings of one file
+
+#: MP3 rate for sources recorded at 16 kHz or less. LAME's lowpass at 16 kHz cuts into the
+#: 7-8 kHz band a 16 kHz recording holds (5 dB down, measured on noise); at 24 kHz everything up
+#: to 8 kHz passes untouched (tests/test_convert.py checks it on a spectrum).
+FITTED_MP3_RATE = 24000
+_FITTED_SOURCE_MAX_RATE = 16000
 
 
-def mp3_command(source: Path, target: Path, options: Mp3Options) -> Any:
-    """The ffmpeg-python stream converting ``source``'s first audio stream to MP3 ``target``."""
-    import ffmpeg as ffmpeg_python
+def opus_input_rate(source: Path) -> int | None:
+    """The input sample rate an Ogg Opus file's header records (16000 for WhatsApp's notes).
 
-    audio = ffmpeg_python.input(str(source.absolute()))["a:0"]
-    out: dict[str, Any] = {"f": "mp3", "acodec": "libmp3lame", "map_metadata": -1}
-    if options.bitrate_kbps is not None:
-        out["b:a"] = f"{options.bitrate_kbps}k"
-    else:
-        out["q:a"] = options.quality
+    ffmpeg decodes every Opus stream at 48 kHz and reports that; the header keeps the rate it
+    was recorded at. Reads 64 bytes, so it costs nothing next to starting ffmpeg.
+    """
+    try:
+        with source.open("rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return None
+    # Ogg page header (27 bytes + segment table), then "OpusHead", version, channels, pre-skip.
+    if not head.startswith(b"OggS") or len(head) < 28:
+        return None
+    body = 27 + head[26]
+    if head[body : body + 8] != b"OpusHead" or len(head) < body + 16:
+        return None
+    rate = int.from_bytes(head[body + 12 : body + 16], "little")
+    return rate or None
+
+
+def fitting_rate(source: Path, options: Mp3Options) -> tuple[int | None, int | None]:
+    """(output rate loopcap picks for ``source``, the source's recorded rate) for an MP3 made
+    with ``options``; the first is None when the encoder's default applies."""
+    if options.target != "mp3" or options.sample_rate is not None or options.normalize:
+        return None, None
+    recorded = opus_input_rate(source)
+    if recorded is not None and recorded <= _FITTED_SOURCE_MAX_RATE:
+        return FITTED_MP3_RATE, recorded
+    return None, recorded
+
+
+def output_options(options: Mp3Options, rate: int | None) -> list[str]:
+    """ffmpeg output options (after ``-map``) that encode one input as ``options`` say."""
+    fmt = options.audio_format()
+    args = fmt.output_options()
+    if fmt.codec == "libmp3lame" and options.bitrate_kbps is not None:
+        args = [a for a in args if a not in ("-q:a", str(options.quality))]
+        args += ["-b:a", f"{options.bitrate_kbps}k"]
     if options.normalize:
-        # Single-pass loudnorm works at 192 kHz internally; bring it back to a rate MP3 has.
-        audio = audio.filter("loudnorm", I=options.loudness_lufs, TP=-1.5, LRA=11)
-        out["ar"] = 48000
-    return audio.output(str(target.absolute()), **out)
+        # Single-pass loudnorm works at 192 kHz internally; bring it back to a usual rate.
+        args = ["-af", f"loudnorm=I={options.loudness_lufs}:TP=-1.5:LRA=11", *args]
+        if fmt.sample_rate is None and options.sample_rate is None:
+            args += ["-ar", "48000"]
+    chosen = options.sample_rate or rate
+    if chosen is not None and fmt.sample_rate is None:
+        args += ["-ar", str(chosen)]
+    # ffmpeg's own tags are dropped; capture.tags writes loopcap's.
+    return [*args, "-map_metadata", "-1"]
+
+
+def encode_command(
+    sources: Sequence[Path],
+    outputs: Sequence[Path],
+    options: Mp3Options,
+    rates: Sequence[int | None],
+) -> list[str]:
+    """One ffmpeg command line converting every ``sources[i]`` into ``outputs[i]``."""
+    from capture import ffmpeg
+
+    args = ffmpeg.base_args()
+    for source in sources:
+        args += ["-i", _ffmpeg_path(source)]
+    for index, (output, rate) in enumerate(zip(outputs, rates, strict=True)):
+        args += ["-map", f"{index}:a:0", *output_options(options, rate), _ffmpeg_path(output)]
+    return args
+
+
+def _ffmpeg_path(path: Path) -> str:
+    # An absolute path, so a name starting with "-" or "pipe:" is never read as an option/URL.
+    return "file:" + str(path.absolute())
+
+
+def mp3_command(source: Path, target: Path, options: Mp3Options) -> list[str]:
+    """The ffmpeg command line converting ``source`` alone to ``target`` as loopcap would."""
+    rate, _ = fitting_rate(source, options)
+    return encode_command([source], [target], options, [rate])
+
+
+# ---------------------------------------------------------------------------------------------
+# One file
 
 
 def default_tags(source: Path) -> Tags:
@@ -131,70 +235,265 @@ def convert_to_mp3(
     tags: Tags | None = None,
     overwrite: bool = False,
     cancel: threading.Event | None = None,
-    ffmpeg_slot: AbstractContextManager[Any] | None = None,
 ) -> None:
-    """Convert one file to a tagged MP3 at ``target``, atomically.
-
-    ``ffmpeg_slot`` is held only while ffmpeg runs (a batch uses it to bound processes, so
-    preparing and tagging one file overlaps with encoding the next).
+    """Convert one file to a tagged file at ``target`` (MP3 unless ``options`` say otherwise),
+    atomically.
 
     Raises :class:`FfmpegError` (with ffmpeg's reason) when the input cannot be converted,
     :class:`DiskFullError` when the output disk is full, :class:`OutputError` when ``target``
     exists (without ``overwrite``) or cannot be written.
     """
-    from capture import ffmpeg
-    from capture.tags import write_tags
-
     options = options or Mp3Options()
-    ffmpeg.locate_ffmpeg().require_encoder("libmp3lame")
-    if not source.is_file():
-        raise FfmpegError(f"{source}: not a file")
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target}: already exists", option="overwrite")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise output_error(target, exc) from exc
-    with atomic_output(target, overwrite=overwrite) as temp:
-        try:
-            with ffmpeg_slot or contextlib.nullcontext():
-                ffmpeg.run(mp3_command(source, temp, options), what=str(source), cancel=cancel)
-        except FfmpegError as exc:
-            if _NO_SPACE in str(exc):
-                raise DiskFullError(
-                    f"no space left on the disk holding {target.parent} while writing "
-                    f"{target.name}; free some space and run again"
-                ) from exc
-            raise
-        _check_has_audio(source, temp)
-        try:
-            write_tags(temp, tags if tags is not None else default_tags(source))
-        except OSError as exc:
-            raise output_error(target, exc) from exc
-        if cancel is not None and cancel.is_set():
-            raise FfmpegError(f"{source}: cancelled")
+    _require_encoder(options)
+    job = ConversionJob(source, target, tags if tags is not None else default_tags(source))
+    results = _GroupRunner(options, overwrite, cancel or threading.Event()).run([job])
+    result = results[0]
+    if result.outcome is not Outcome.CONVERTED:
+        raise result.error or FfmpegError(result.reason)
 
 
-def _check_has_audio(source: Path, mp3: Path) -> None:
-    # ffmpeg exits 0 on some damaged inputs after decoding nothing at all.
-    from mutagen import MutagenError
-    from mutagen.mp3 import MP3
+def _require_encoder(options: Mp3Options) -> None:
+    from capture import ffmpeg
 
-    try:
-        info = MP3(str(mp3)).info  # type: ignore[no-untyped-call]
-        length = float(info.length) if info is not None else 0.0
-    except MutagenError:
-        length = 0.0
-    if length <= 0:
-        raise FfmpegError(f"{source}: ffmpeg decoded no audio from it")
+    codec = options.audio_format().codec
+    if codec != "pcm_s16le":  # built into every ffmpeg
+        ffmpeg.locate_ffmpeg().require_encoder(codec)
 
 
 # ---------------------------------------------------------------------------------------------
-# Many files
+# Many files: several per ffmpeg run
+#
+# Starting ffmpeg, opening its inputs and the encoder is most of the cost of a short voice note.
+# One ffmpeg run converting several files pays that once (bench/bench_convert.py measures the
+# batch against `xargs -P<cores> ffmpeg`). A group is taken from the queue when a worker is free,
+# smaller as the queue empties so that every core stays busy to the end. A group that fails is
+# not the end of its files: the culprit ffmpeg names is failed alone, the rest run again, one by
+# one when ffmpeg did not say which input it was.
+
+#: Most files in one ffmpeg run; beyond ~16 the saving flattens while a failure costs more.
+MAX_GROUP_FILES = 16
+#: Inputs are grouped up to this many bytes together (~16 notes of WhatsApp's bitrate); a long
+#: recording (3 minutes of it is ~500 KB) is converted alone, where grouping saves nothing.
+MAX_GROUP_BYTES = 512 * 1024
+
+_CULPRIT_INPUT = re.compile(r"\[in#(\d+)|'(\d+):a:0'|Error opening input file (.+)\.$", re.M)
+
+
+@dataclass(slots=True)
+class _GroupResult:
+    job: ConversionJob
+    outcome: Outcome
+    reason: str = ""
+    error: LoopcapError | None = None
+    fitted_rate: int | None = None
+    source_rate: int | None = None
+
+
+class _GroupRunner:
+    """Converts a group of jobs with one ffmpeg run; reruns the survivors when it fails."""
+
+    def __init__(
+        self,
+        options: Mp3Options,
+        overwrite: bool,
+        cancel: threading.Event,
+        ffmpeg_slot: AbstractContextManager[Any] | None = None,
+    ) -> None:
+        self.options = options
+        self.overwrite = overwrite
+        self.cancel = cancel
+        self.slot = ffmpeg_slot or contextlib.nullcontext()
+        self.vendor = options.audio_format().ogg_vendor
+
+    def run(self, jobs: Sequence[ConversionJob]) -> list[_GroupResult]:
+        results: dict[int, _GroupResult] = {}
+        pending: list[tuple[int, ConversionJob]] = []
+        for index, job in enumerate(jobs):
+            early = self._check(job)
+            if early is not None:
+                results[index] = early
+            else:
+                pending.append((index, job))
+        while pending:
+            done, retry = self._run_once(pending)
+            results.update(done)
+            if len(retry) == len(pending):  # nothing learned: one by one
+                for index, job in retry:
+                    results.update(self._run_once([(index, job)])[0])
+                break
+            pending = retry
+        return [results[i] for i in range(len(jobs))]
+
+    def _check(self, job: ConversionJob) -> _GroupResult | None:
+        if self.cancel.is_set():
+            return _GroupResult(job, Outcome.CANCELLED, "not started")
+        error: LoopcapError
+        if not job.source.is_file():
+            error = FfmpegError(f"{job.source}: not a file")
+            return _GroupResult(job, Outcome.FAILED, str(error), error)
+        if job.target.exists() and not self.overwrite:
+            error = OutputError(f"{job.target}: already exists", option="overwrite")
+            return _GroupResult(job, Outcome.SKIPPED, f"{job.target.name} already exists", error)
+        try:
+            job.target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            error = output_error(job.target, exc)
+            return _GroupResult(job, Outcome.FAILED, str(error), error)
+        return None
+
+    def _run_once(
+        self, pending: list[tuple[int, ConversionJob]]
+    ) -> tuple[dict[int, _GroupResult], list[tuple[int, ConversionJob]]]:
+        """Run ffmpeg once over ``pending``: (results, jobs to run again)."""
+        from capture import ffmpeg
+
+        rates = [fitting_rate(job.source, self.options) for _, job in pending]
+        with contextlib.ExitStack() as stack:
+            temps: list[Path] = []
+            for _, job in pending:
+                try:
+                    temps.append(stack.enter_context(_temp_output(job.target)))
+                except OutputError as exc:
+                    return self._fail_all(pending, exc), []
+            command = encode_command(
+                [job.source for _, job in pending], temps, self.options, [r for r, _ in rates]
+            )
+            what = str(pending[0][1].source) if len(pending) == 1 else "a group of files"
+            try:
+                with self.slot:
+                    ffmpeg.run_args(command, what=what, cancel=self.cancel)
+            except FfmpegError as exc:
+                return self._after_failure(pending, exc)
+            done = {
+                index: self._finish(job, temp, rate, recorded)
+                for (index, job), temp, (rate, recorded) in zip(pending, temps, rates, strict=True)
+            }
+        return done, []
+
+    def _after_failure(
+        self, pending: list[tuple[int, ConversionJob]], exc: FfmpegError
+    ) -> tuple[dict[int, _GroupResult], list[tuple[int, ConversionJob]]]:
+        """Results of a failed run: all (cancel, full disk, one file), or the culprit alone and
+        the others to run again."""
+        if self.cancel.is_set():
+            return self._fail_all(pending, exc, Outcome.CANCELLED), []
+        if _NO_SPACE in exc.details or _NO_SPACE in str(exc):
+            target = pending[0][1].target
+            full = DiskFullError(
+                f"no space left on the disk holding {target.parent} while writing "
+                f"{target.name}; free some space and run again"
+            )
+            return self._fail_all(pending, full), []
+        if len(pending) == 1:
+            return self._fail_all(pending, exc), []
+        culprit = _culprit(exc.details, [job.source for _, job in pending])
+        if culprit is None:
+            return {}, pending
+        index, job = pending[culprit]
+        lines = exc.details.strip().splitlines()
+        failure = FfmpegError(f"{job.source}: ffmpeg failed: {lines[-1].strip() if lines else exc}")
+        done = {index: _GroupResult(job, Outcome.FAILED, str(failure), failure)}
+        return done, [p for n, p in enumerate(pending) if n != culprit]
+
+    def _finish(
+        self, job: ConversionJob, temp: Path, rate: int | None, recorded: int | None
+    ) -> _GroupResult:
+        from capture.tags import write_tags
+
+        try:
+            try:
+                length = write_tags(temp, job.tags, ogg_vendor=self.vendor)
+            except OutputError:
+                length = 0.0  # not even a header: ffmpeg wrote nothing usable
+            if length <= 0:
+                # ffmpeg exits 0 on some damaged inputs after decoding nothing at all.
+                raise FfmpegError(f"{job.source}: ffmpeg decoded no audio from it")
+            if self.cancel.is_set():
+                raise FfmpegError(f"{job.source}: cancelled")
+            publish(temp, job.target, overwrite=self.overwrite)
+        except LoopcapError as exc:
+            outcome = Outcome.CANCELLED if self.cancel.is_set() else Outcome.FAILED
+            return _GroupResult(job, outcome, str(exc), exc)
+        except OSError as exc:
+            error = output_error(job.target, exc)
+            return _GroupResult(job, Outcome.FAILED, str(error), error)
+        return _GroupResult(job, Outcome.CONVERTED, fitted_rate=rate, source_rate=recorded)
+
+    def _fail_all(
+        self,
+        pending: list[tuple[int, ConversionJob]],
+        error: LoopcapError,
+        outcome: Outcome = Outcome.FAILED,
+    ) -> dict[int, _GroupResult]:
+        return {
+            index: _GroupResult(job, outcome, _about(error, job), error) for index, job in pending
+        }
+
+
+def _about(error: LoopcapError, job: ConversionJob) -> str:
+    text = str(error)
+    if text.startswith("a group of files: "):
+        return f"{job.source}: {text.removeprefix('a group of files: ')}"
+    return text
+
+
+def _culprit(stderr: str, sources: Sequence[Path]) -> int | None:
+    """Which input of a failed multi-input run ffmpeg complained about, if it said."""
+    for match in _CULPRIT_INPUT.finditer(stderr):
+        number = match.group(1) or match.group(2)
+        if number is not None and int(number) < len(sources):
+            return int(number)
+        if match.group(3):
+            named = match.group(3).removeprefix("file:")
+            for index, source in enumerate(sources):
+                if str(source.absolute()) == named:
+                    return index
+    return None
+
+
+@contextlib.contextmanager
+def _temp_output(target: Path) -> Iterator[Path]:
+    """A temporary file beside ``target``, removed on leaving unless it was published."""
+    temp = temp_path_for(target)
+    try:
+        yield temp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
 
 
 def default_jobs() -> int:
     return os.cpu_count() or 1
+
+
+class _Queue:
+    """Jobs waiting, handed out in groups sized to keep every worker busy to the end."""
+
+    def __init__(self, jobs: Sequence[ConversionJob], workers: int) -> None:
+        self._jobs = jobs
+        self._next = 0
+        self._workers = workers
+        self._lock = threading.Lock()
+
+    def take(self) -> list[tuple[int, ConversionJob]]:
+        with self._lock:
+            left = len(self._jobs) - self._next
+            # Groups shrink as the queue empties, so no worker is left with a long tail alone.
+            wanted = max(1, min(MAX_GROUP_FILES, left // (2 * self._workers)))
+            group: list[tuple[int, ConversionJob]] = []
+            size = 0
+            while self._next < len(self._jobs) and len(group) < wanted:
+                job = self._jobs[self._next]
+                try:
+                    bytes_ = job.source.stat().st_size
+                except OSError:
+                    bytes_ = 0
+                if group and size + bytes_ > MAX_GROUP_BYTES:
+                    break
+                group.append((self._next, job))
+                size += bytes_
+                self._next += 1
+            return group
 
 
 def convert_batch(
@@ -206,64 +505,67 @@ def convert_batch(
     cancel: threading.Event | None = None,
     on_result: Callable[[ConversionResult], None] | None = None,
 ) -> BatchReport:
-    """Convert every job, ``workers`` ffmpeg processes at a time.
+    """Convert every job, ``workers`` ffmpeg processes at a time, several files per process.
 
-    Failures are collected, not raised. A full disk stops the batch (remaining jobs are
-    ``CANCELLED`` and ``disk_full`` says why). ``cancel`` (or Ctrl+C in the calling thread) stops
-    running ffmpegs; their temporary files are removed and KeyboardInterrupt propagates.
+    Failures are collected, not raised, one result per file. A full disk stops the batch
+    (remaining jobs are ``CANCELLED`` and ``disk_full`` says why). ``cancel`` (or Ctrl+C in the
+    calling thread) stops running ffmpegs; their temporary files are removed and
+    KeyboardInterrupt propagates. Memory stays flat whatever the number of jobs: results are
+    small records, and only the running groups hold anything else.
     """
-    from capture.ffmpeg import locate_ffmpeg
-
     options = options or Mp3Options()
-    locate_ffmpeg().require_encoder("libmp3lame")  # fail once, not once per file
+    _require_encoder(options)  # fail once, not once per file
     cancel = cancel or threading.Event()
-    disk_full: list[str] = []
     processes = max(1, workers or default_jobs())
-    # ``processes`` ffmpegs at once; one more thread prepares and tags files meanwhile, so a core
-    # never waits for Python between two ffmpegs.
-    ffmpeg_slots = threading.BoundedSemaphore(processes)
+    disk_full: list[str] = []
+    # ``processes`` ffmpegs at once; one more thread tags and publishes meanwhile, so a core
+    # never waits for Python between two ffmpeg runs.
+    runner = _GroupRunner(options, overwrite, cancel, threading.BoundedSemaphore(processes))
+    queue = _Queue(jobs, processes)
+    results: list[ConversionResult | None] = [None] * len(jobs)
+    report_lock = threading.Lock()
 
-    def work(job: ConversionJob) -> ConversionResult:
-        if cancel.is_set():
-            return ConversionResult(job, Outcome.CANCELLED, "not started")
-        if not overwrite and job.target.exists():
-            return ConversionResult(job, Outcome.SKIPPED, f"{job.target.name} already exists")
-        started = time.monotonic()
-        try:
-            convert_to_mp3(
-                job.source,
-                job.target,
-                options=options,
-                tags=job.tags,
-                overwrite=overwrite,
-                cancel=cancel,
-                ffmpeg_slot=ffmpeg_slots,
-            )
-        except DiskFullError as exc:
-            if not disk_full:
-                disk_full.append(str(exc))
-            cancel.set()
-            return ConversionResult(job, Outcome.FAILED, str(exc))
-        except LoopcapError as exc:
-            outcome = Outcome.CANCELLED if cancel.is_set() else Outcome.FAILED
-            return ConversionResult(job, outcome, str(exc))
-        return ConversionResult(job, Outcome.CONVERTED, seconds=time.monotonic() - started)
+    def worker() -> None:
+        while group := queue.take():
+            started = time.monotonic()
+            outcomes = runner.run([job for _, job in group])
+            seconds = (time.monotonic() - started) / len(group)
+            with report_lock:
+                for (index, _), done in zip(group, outcomes, strict=True):
+                    if isinstance(done.error, DiskFullError) and not disk_full:
+                        disk_full.append(str(done.error))
+                        cancel.set()
+                    result = ConversionResult(
+                        done.job,
+                        done.outcome,
+                        done.reason,
+                        seconds if done.outcome is Outcome.CONVERTED else 0.0,
+                        done.fitted_rate,
+                        done.source_rate,
+                    )
+                    results[index] = result
+                    if on_result is not None:
+                        on_result(result)
 
-    results: dict[int, ConversionResult] = {}
     pool = ThreadPoolExecutor(max_workers=processes + 1)
     try:
-        futures = {pool.submit(work, job): index for index, job in enumerate(jobs)}
-        for future in as_completed(futures):
-            result = future.result()
-            results[futures[future]] = result
-            if on_result is not None:
-                on_result(result)
+        futures = [pool.submit(worker) for _ in range(processes + 1)]
+        for future in futures:
+            while True:
+                try:
+                    future.result(timeout=0.2)  # a timeout, so Ctrl+C reaches this thread
+                    break
+                except TimeoutError:
+                    continue
     except BaseException:
         cancel.set()  # running ffmpegs are stopped and their temporary files removed
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    ordered = tuple(results[i] for i in sorted(results))
+    ordered = tuple(
+        r if r is not None else ConversionResult(job, Outcome.CANCELLED, "not started")
+        for r, job in zip(results, jobs, strict=True)
+    )
     return BatchReport(ordered, disk_full=disk_full[0] if disk_full else "")
 
 
@@ -284,9 +586,14 @@ def _files_in(folder: Path, recursive: bool) -> list[Path]:
 
 
 def plan_conversions(
-    paths: Iterable[Path], *, out_dir: Path | None = None, recursive: bool = False
+    paths: Iterable[Path],
+    *,
+    out_dir: Path | None = None,
+    recursive: bool = False,
+    extension: str = "mp3",
 ) -> tuple[list[ConversionJob], list[ConversionResult]]:
-    """Jobs for every input file, and inputs skipped at once (an MP3 that would replace itself).
+    """Jobs for every input file, and inputs skipped at once (an output that would replace its
+    input). Outputs are named ``<stem>.<extension>``.
 
     Outputs go next to each input, or under ``out_dir`` (keeping sub-folders of a folder input).
     Two inputs that would share an output name get distinct names.
@@ -303,12 +610,13 @@ def plan_conversions(
             raise UsageError(f"{given}: no such file or folder")
         for source, rel in pairs:
             base = (out_dir / rel) if out_dir is not None else source
-            target = base.with_name(base.stem + ".mp3")
+            target = base.with_name(f"{base.stem}.{extension}")
             if target.absolute() in taken:
-                target = base.with_name(base.name + ".mp3")
+                target = base.with_name(f"{base.name}.{extension}")
             job = ConversionJob(source, target, default_tags(source))
             if target.absolute() == source.absolute():
-                skipped.append(ConversionResult(job, Outcome.SKIPPED, "already an MP3"))
+                reason = f"already a .{extension} (the output would replace it)"
+                skipped.append(ConversionResult(job, Outcome.SKIPPED, reason))
                 continue
             taken.add(target.absolute())
             jobs.append(job)

@@ -37,6 +37,7 @@ FLAG_HINTS = {
     "format": "see --format",
     "bitrate": "--bitrate",
     "to": "--to",
+    "strict": "without --strict they are imported, dated from their file names",
     "window": "--window TITLE",
     "audio_only": "--audio-only records the sound only",
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capture.errors import UsageError
+from capture.ffmpeg import AUDIO_FORMATS
 
 if TYPE_CHECKING:
     from capture.batch.convert import ConversionResult, Mp3Options
@@ -27,16 +28,34 @@ def register_cli(subparsers: Subparsers) -> None:
 def register_convert(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "convert",
-        help="convert recordings and voice notes to MP3",
+        help="convert recordings and voice notes to MP3 (or voice notes, m4a, opus, flac, wav)",
         description=(
             "Convert audio or video files (opus, ogg, m4a, wav, flac, mp3, mp4, mkv, webm, …) to "
-            "tagged MP3s, several at once. Outputs go next to each input unless --out is given; "
-            "existing outputs are kept unless --overwrite. Exit code 0 when all converted, 1 when "
-            "some failed, 2 for usage errors."
+            "tagged MP3s (or --to another format), several at once. Outputs go next to each "
+            "input unless --out is given; existing outputs are kept unless --overwrite. Exit "
+            "code 0 when all converted, 1 when some failed, 2 for usage errors."
         ),
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="write the MP3s under DIR")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="write the outputs under DIR")
+    parser.add_argument(
+        "--to",
+        choices=AUDIO_FORMATS,
+        default="mp3",
+        help=(
+            "output format (default mp3); voice-note: Ogg Opus as WhatsApp's own voice notes "
+            "(16 kHz mono, speech bitrate), named .opus"
+        ),
+    )
+    parser.add_argument(
+        "--rate",
+        type=int,
+        metavar="HZ",
+        help=(
+            "output sample rate (default: the source's; MP3s of sources recorded at 16 kHz, "
+            "like WhatsApp's notes, are made at 24 kHz)"
+        ),
+    )
     parser.add_argument(
         "--jobs", type=int, metavar="N", help="files converted at once (default: one per core)"
     )
@@ -68,13 +87,39 @@ def options_from(args: argparse.Namespace) -> tuple[Mp3Options, int]:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     workers = args.jobs or settings.jobs or default_jobs()
+    if args.bitrate and args.to != "mp3":
+        raise UsageError(f"--bitrate sets an MP3 bitrate; it does not apply to --to {args.to}")
+    if args.rate is not None:
+        check_rate(args.rate, args.to)
     options = Mp3Options(
         quality=settings.mp3_quality if args.quality is None else args.quality,
         bitrate_kbps=_bitrate(args.bitrate),
         normalize=args.normalize or settings.normalize,
         loudness_lufs=settings.loudness_lufs,
+        sample_rate=args.rate,
+        target=args.to,
     )
     return options, workers
+
+
+#: Sample rates each output format can hold.
+_RATES = {
+    "mp3": (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000),
+    "opus": (8000, 12000, 16000, 24000, 48000),
+}
+
+
+def check_rate(rate: int, target: str) -> None:
+    """UsageError unless a ``--to target`` file can have sample rate ``rate``."""
+    from capture.ffmpeg import audio_format
+
+    if audio_format(target).sample_rate is not None:
+        raise UsageError(f"--rate does not apply to --to {target} (always 16000 Hz)")
+    allowed = _RATES.get(target)
+    if allowed is not None and rate not in allowed:
+        raise UsageError(f"--rate {rate}: {target} files have {', '.join(map(str, allowed))} Hz")
+    if allowed is None and not 8000 <= rate <= 192000:
+        raise UsageError(f"--rate {rate}: choose a rate from 8000 to 192000 Hz")
 
 
 def _bitrate(text: str | None) -> int | None:
@@ -85,13 +130,18 @@ def _bitrate(text: str | None) -> int | None:
 
 def run_convert(args: argparse.Namespace) -> int:
     from capture.batch.convert import BatchReport, convert_batch, plan_conversions
-    from capture.cli.display import BatchDisplay, describe, summary_lines
+    from capture.cli.display import BatchDisplay, describe, fitted_rate_lines, summary_lines
     from capture.errors import DiskFullError
 
     options, workers = options_from(args)
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out}: not a folder")
-    jobs, skipped = plan_conversions(args.paths, out_dir=args.out, recursive=args.recursive)
+    jobs, skipped = plan_conversions(
+        args.paths,
+        out_dir=args.out,
+        recursive=args.recursive,
+        extension=options.audio_format().extension,
+    )
     if not jobs and not skipped:
         raise UsageError("no files to convert in " + ", ".join(map(str, args.paths)))
     with BatchDisplay(len(jobs)) as display:
@@ -105,7 +155,7 @@ def run_convert(args: argparse.Namespace) -> int:
             on_result=display.result,
         )
     report = BatchReport(tuple(skipped) + report.results, report.disk_full)
-    for line in summary_lines(report):
+    for line in summary_lines(report) + fitted_rate_lines(report):
         print(line)
     if report.disk_full:
         raise DiskFullError(f"stopped: {report.disk_full}")
@@ -138,13 +188,18 @@ def register_import_whatsapp(subparsers: Subparsers) -> None:
         help="mp3 (default) or opus: keep the original audio untouched, only add tags",
     )
     parser.add_argument("--jobs", type=int, metavar="N", help="notes converted at once")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="import nothing when the chat text names no sender or time for some notes",
+    )
     parser.set_defaults(handler=run_import_whatsapp)
 
 
 def run_import_whatsapp(args: argparse.Namespace) -> int:
     from capture.batch.convert import Mp3Options, default_jobs
     from capture.batch.whatsapp.importer import import_whatsapp
-    from capture.cli.display import BatchDisplay, summary_lines
+    from capture.cli.display import BatchDisplay, fitted_rate_lines, summary_lines
     from capture.errors import DiskFullError
     from capture.settings import load_settings, output_folder
 
@@ -180,6 +235,7 @@ def run_import_whatsapp(args: argparse.Namespace) -> int:
             options=options,
             on_plan=on_plan,
             on_result=on_result,
+            strict=args.strict,
         )
     finally:
         if display is not None:
@@ -188,8 +244,16 @@ def run_import_whatsapp(args: argparse.Namespace) -> int:
     lines[0] += f", {len(report.duplicates)} duplicates"
     if report.missing:
         lines[0] += f", {len(report.missing)} missing from the export"
-    for line in lines:
+    for line in lines + fitted_rate_lines(report.batch):
         print(line)
+    if report.unattributed:
+        count = len(report.unattributed)
+        print(
+            f"{count} note{'s' if count != 1 else ''} without sender or time in the chat text "
+            "(dated from the file name or date; --strict refuses such exports):"
+        )
+        for name in report.unattributed:
+            print(f"  {name}")
     print(f"into {out_dir}")
     if report.batch.disk_full:
         raise DiskFullError(f"stopped: {report.batch.disk_full}")

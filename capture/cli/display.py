@@ -155,3 +155,20 @@ def summary_lines(report: BatchReport, *, noun: str = "converted") -> list[str]:
         lines.append("failed:")
         lines.extend(f"  {r.job.source}: {short_reason(r)}" for r in failed)
     return lines
+
+
+def fitted_rate_lines(report: BatchReport) -> list[str]:
+    """What the summary says about sample rates loopcap chose to fit the sources."""
+    from capture.batch.convert import Outcome
+
+    fitted: dict[tuple[int, int], int] = {}
+    for result in report.with_outcome(Outcome.CONVERTED):
+        if result.fitted_rate is not None and result.source_rate is not None:
+            key = (result.source_rate, result.fitted_rate)
+            fitted[key] = fitted.get(key, 0) + 1
+    return [
+        f"{count} file{'s' if count != 1 else ''} recorded at {source / 1000:g} kHz "
+        f"(like WhatsApp's notes) encoded at {rate / 1000:g} kHz, which keeps all they hold "
+        "(--rate sets another)"
+        for (source, rate), count in sorted(fitted.items())
+    ]

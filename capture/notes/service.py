@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from capture.errors import LoopcapError
 from capture.events import Event, NoteArmed, NoteCatching, NoteFailed, NoteSaved, NoteTimedOut
+from capture.ffmpeg import file_extension
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,16 +68,26 @@ def save_clip(
     channels = frames.shape[1]
 
     def encode(temp: Path) -> None:
+        shape: dict[str, int] = {}
+        if spec.sample_rate is not None:
+            shape["ar"] = spec.sample_rate
+        if spec.channels is not None:
+            shape["ac"] = spec.channels
         stream = ffmpeg_python.input("pipe:", f="s16le", ar=samplerate, ac=channels).output(
             str(temp),
             f=spec.muxer,
             acodec=spec.codec,
             map_metadata=-1,
             **dict(spec.encoder_options),
+            **shape,
         )
         with open_pipe(stream, what=f"saving {target.name}") as pipe:
             pipe.write(frames.astype("<i2", copy=False).tobytes())
-        write_tags(temp, Tags(title=title, date=date.isoformat(timespec="seconds")))
+        write_tags(
+            temp,
+            Tags(title=title, date=date.isoformat(timespec="seconds")),
+            ogg_vendor=spec.ogg_vendor,
+        )
 
     return write_atomically(target, encode, keep_both=True)
 
@@ -205,7 +216,8 @@ class NoteService:
         template = (
             self.clips.name_template if kind == "note" else self.settings.output.name_template
         )
-        target = self.clips.folder / f"{started.strftime(template)}.{self.clips.fmt}"
+        extension = file_extension(self.clips.fmt)
+        target = self.clips.folder / f"{started.strftime(template)}.{extension}"
         title = ("Voice note " if kind == "note" else "loopcap ") + started.strftime(
             "%Y-%m-%d %H:%M:%S"
         )

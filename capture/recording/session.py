@@ -213,7 +213,11 @@ class RecordingSession:
                 frames=frames,
                 cancel=cancel,
             )
-            write_tags(temp, Tags(title=manifest.title or target.stem, date=manifest.started_at))
+            write_tags(
+                temp,
+                Tags(title=manifest.title or target.stem, date=manifest.started_at),
+                ogg_vendor=fmt.ogg_vendor,
+            )
 
         return self._publish(target, encode)
 

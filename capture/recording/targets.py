@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from capture.errors import OutputError, UsageError
+from capture.ffmpeg import file_extension
 from capture.recording.atomic import unique_path
 
 
@@ -67,7 +68,7 @@ def resolve_output(
         target, fmt = _named_target(name, fmt, default_format, formats)
     else:
         fmt = fmt or default_format
-        target = folder / f"{stamp_name}.{fmt}"
+        target = folder / f"{stamp_name}.{file_extension(fmt)}"
     check_writable_folder(target.parent, create=create)
     if target.exists():
         if name is None:
@@ -82,7 +83,9 @@ def _named_target(
 ) -> tuple[Path, str]:
     """The format a named output asks for (by extension or flag), and its final name."""
     extension = name.suffix.lower().lstrip(".")
-    if extension in formats:
+    if fmt is not None and file_extension(fmt) == extension:
+        pass  # e.g. the voice-note format with a .opus name
+    elif extension in formats:
         if fmt is not None and fmt != extension:
             raise UsageError(
                 f"the format {fmt} does not match the file name {name.name}; use one of them",
@@ -96,6 +99,6 @@ def _named_target(
             option="format",
         )
     fmt = fmt or default_format
-    if name.suffix.lower() == f".{fmt}":
+    if name.suffix.lower() == f".{file_extension(fmt)}":
         return name, fmt
-    return name.with_name(f"{name.name}.{fmt}"), fmt
+    return name.with_name(f"{name.name}.{file_extension(fmt)}"), fmt

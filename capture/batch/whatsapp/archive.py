@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from capture.batch.whatsapp.chat import Chat, chat_name_from, parse_chat
+from capture.batch.whatsapp.chat import Chat, chat_name_from, looks_like_chat_file, parse_chat
 from capture.errors import ArchiveError
 
 AUDIO_EXTENSIONS = frozenset({".opus", ".ogg", ".oga", ".m4a", ".mp3", ".aac", ".amr", ".wav"})
@@ -157,9 +157,9 @@ def read_zip_export(
                             raise ArchiveError(f"{what}: holds more than its header says")
                         budget -= len(data)
                         chat_file = archive.name if base == "_chat.txt" else base
-                        chat = parse_chat(_decode_text(data), chat_name_from(chat_file))
-                        if chat.messages:
-                            chats.append(chat)
+                        # Kept even when no line parsed: its notes are then reported, not
+                        # silently left without sender and time.
+                        chats.append(parse_chat(_decode_text(data), chat_name_from(chat_file)))
                         continue
                     copy = staging / f"{index:06d}{Path(base).suffix.lower()}"
                     with copy.open("xb") as out:
@@ -201,7 +201,8 @@ def read_folder(folder: Path) -> ExportContents:
         if path.suffix.lower() == ".txt" and path.stat().st_size <= MAX_CHAT_TEXT_BYTES:
             chat_file = folder.name if path.name == "_chat.txt" else path.name
             chat = parse_chat(_decode_text(path.read_bytes()), chat_name_from(chat_file))
-            if chat.messages:
+            # Any other text file in a folder counts only if it reads as a chat.
+            if chat.messages or looks_like_chat_file(path.name):
                 chats.append(chat)
         elif is_audio(path.name):
             mtime = datetime.fromtimestamp(path.stat().st_mtime)

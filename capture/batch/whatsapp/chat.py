@@ -49,12 +49,26 @@ _IOS_LINE = re.compile(rf"^\[{_DATE},?\s{_TIME}\s?(?P<ampm>[^\]\d]{{0,12}}?)\]\s
 _ANDROID_LINE = re.compile(
     rf"^{_DATE},?\s{_TIME}\s?(?P<ampm>[^\d\-–\]]{{0,12}}?)\s[-–]\s(?P<rest>.*)$"
 )
-_SENDER = re.compile(r"^(?P<sender>[^:]{1,120}?):\s(?P<body>.*)$", re.S)
+# Older exports (iOS around 2014-2016): neither brackets nor " - ", the time ends with ": ".
+_LEGACY_LINE = re.compile(rf"^{_DATE},?\s{_TIME}\s?(?P<ampm>[^\d:\-–\]]{{0,12}}?):\s(?P<rest>.*)$")
+#: Digits and punctuation of other scripts, as ASCII: Arabic-Indic and Persian digits, the
+#: Arabic comma; no-break spaces (iOS puts U+202F before AM/PM) as plain spaces.
+_TO_ASCII = {
+    **{0x0660 + i: str(i) for i in range(10)},
+    **{0x06F0 + i: str(i) for i in range(10)},
+    0x060C: ",",
+    0x00A0: " ",
+    0x202F: " ",
+    0x2009: " ",
+}
+# "Sender: text"; some exports write "Sender:text" (not before a digit: "at 12:30" is no sender).
+_SENDER = re.compile(r"^(?P<sender>[^:]{1,120}?):(?:\s|(?=[^\d\s/]))(?P<body>.*)$", re.S)
 _ATTACHMENT = re.compile(
-    r"([^\s<>:\"/\\|?*\u200e\u200f]+\.(?:opus|ogg|oga|m4a|mp3|aac|amr|wav))(?![\w.])", re.I
+    r"([^\s<>:\"/\\|?*\u200e\u200f\uff1a]+\.(?:opus|ogg|oga|m4a|mp3|aac|amr|wav))(?![\w.])", re.I
 )
-_PM = frozenset({"pm", "p", "nachm", "ip", "下午", "午後", "오후", "μμ", "م", "ب.ظ", "ч"})
-_AM = frozenset({"am", "a", "vorm", "ap", "上午", "午前", "오전", "πμ", "ص", "ق.ظ"})
+# Compared without spaces and dots ("p. m." is "pm", Persian "ب.ظ" is "بظ").
+_PM = frozenset({"pm", "p", "nachm", "ip", "下午", "午後", "오후", "μμ", "م", "بظ", "ч"})
+_AM = frozenset({"am", "a", "vorm", "ap", "上午", "午前", "오전", "πμ", "ص", "قظ"})
 
 RawDate = tuple[str, str, str]
 
@@ -69,8 +83,17 @@ class _Header:
     rest: str
 
 
+_STRIP_MARKS = {ord(c): None for c in _MARKS}
+_HEADER_TABLE = {**_STRIP_MARKS, **_TO_ASCII}
+
+
 def _strip_marks(text: str) -> str:
-    return text.translate({ord(c): None for c in _MARKS})
+    return text.translate(_STRIP_MARKS)
+
+
+def _header_text(line: str) -> str:
+    """A chat line as the header patterns read it: no direction marks, ASCII digits."""
+    return line.translate(_HEADER_TABLE).lstrip()
 
 
 def _meridiem(marker: str) -> str:
@@ -90,7 +113,7 @@ def _meridiem(marker: str) -> str:
 
 
 def _match_header(line: str) -> _Header | None:
-    match = _IOS_LINE.match(line) or _ANDROID_LINE.match(line)
+    match = _IOS_LINE.match(line) or _ANDROID_LINE.match(line) or _LEGACY_LINE.match(line)
     if not match:
         return None
     hour, minute = int(match["h"]), int(match["m"])
@@ -151,7 +174,7 @@ def parse_chat(text: str, name: str = "") -> Chat:
     headers: list[_Header] = []
     bodies: list[list[str]] = []
     for line in text.splitlines():
-        header = _match_header(_strip_marks(line).lstrip())
+        header = _match_header(_header_text(line))
         if header is not None:
             headers.append(header)
             bodies.append([header.rest])
@@ -186,6 +209,11 @@ _CHAT_PREFIX = re.compile(
     r"|discussion\s+whatsapp\s+avec|chat\s+whatsapp\s+(?:con|mit))\s*[-–:]?\s*",
     re.I,
 )
+
+
+def looks_like_chat_file(filename: str) -> bool:
+    """``_chat.txt`` or a name like 'WhatsApp Chat with Bob.txt' (in any known language)."""
+    return filename == "_chat.txt" or _CHAT_PREFIX.match(Path(filename).stem) is not None
 
 
 def chat_name_from(filename: str) -> str:

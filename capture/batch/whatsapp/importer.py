@@ -26,7 +26,7 @@ from capture.batch.whatsapp.archive import (
     read_zip_export,
 )
 from capture.batch.whatsapp.plan import ImportPlan, note_tags, plan_import
-from capture.errors import DiskFullError, LoopcapError, UsageError
+from capture.errors import DiskFullError, LoopcapError, UnattributedNotesError, UsageError
 from capture.recording.atomic import atomic_output, output_error
 from capture.tags import write_tags
 
@@ -37,6 +37,7 @@ class ImportReport:
     duplicates: tuple[NoteFile, ...] = ()
     missing: tuple[str, ...] = ()
     chats: tuple[str, ...] = field(default=())
+    unattributed: tuple[str, ...] = ()
 
 
 def _keep_original(
@@ -80,11 +81,13 @@ def import_whatsapp(
     on_plan: Callable[[ImportPlan], None] | None = None,
     on_result: Callable[[ConversionResult], None] | None = None,
     cancel: threading.Event | None = None,
+    strict: bool = False,
 ) -> ImportReport:
     """Import every distinct voice note of ``source`` (zip, export folder or notes folder).
 
     Each becomes ``out_dir/YYYY-MM-DD_HH-MM-SS - Sender.mp3``, or with ``to="opus"`` a tagged
-    copy of the original bytes.
+    copy of the original bytes. ``strict`` raises :class:`UnattributedNotesError`, before
+    anything is written, when the export's chat text names no sender or time for some notes.
     """
     if to not in ("mp3", "opus"):
         raise UsageError(f"cannot import to '{to}'; choose mp3 or opus", option="to")
@@ -107,6 +110,15 @@ def import_whatsapp(
         else:
             raise UsageError(f"{source}: not a chat export (.zip), a folder or a voice note")
         plan = plan_import(contents, extension=".mp3" if to == "mp3" else None)
+        if strict and plan.unattributed:
+            count = len(plan.unattributed)
+            raise UnattributedNotesError(
+                f"{source}: the chat text names no sender or time for {count} "
+                f"note{'s' if count != 1 else ''} ({', '.join(plan.unattributed)}); "
+                "nothing was imported",
+                plan.unattributed,
+                option="strict",
+            )
         if on_plan is not None:
             on_plan(plan)
         jobs = [
@@ -119,7 +131,11 @@ def import_whatsapp(
         else:
             batch = _keep_original(jobs, on_result, cancel)
         return ImportReport(
-            batch, plan.duplicates, plan.missing, tuple(c.name for c in contents.chats)
+            batch,
+            plan.duplicates,
+            plan.missing,
+            tuple(c.name for c in contents.chats),
+            plan.unattributed,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)

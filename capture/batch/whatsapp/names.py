@@ -24,6 +24,8 @@ _NAME_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = (
     (re.compile(r"^(?:PTT|AUD)-(\d{4})(\d{2})(\d{2})-WA\d+", re.I), False),
     # iOS exports: 00000028-AUDIO-2025-10-13-18-24-05.opus
     (re.compile(r"^\d+-AUDIO-(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})", re.I), True),
+    # older iOS exports (around 2016): 2016-03-14-AUDIO-00000012.opus, the day only
+    (re.compile(r"^(\d{4})-(\d{2})-(\d{2})-AUDIO-\d+", re.I), False),
     # WhatsApp Desktop / Web downloads: WhatsApp Audio 2023-07-15 at 10.23.45.opus
     (
         re.compile(

@@ -27,6 +27,9 @@ class ImportPlan:
     notes: tuple[PlannedNote, ...]
     duplicates: tuple[NoteFile, ...]  # same bytes as a note already planned
     missing: tuple[str, ...]  # attached in a chat but absent from the export
+    # Notes of an export with chat text that no message of it names: no sender, and the time
+    # only from the file's name or date. Empty when there is no chat text to expect it from.
+    unattributed: tuple[str, ...] = ()
 
 
 def _file_hash(path: Path) -> str:
@@ -93,7 +96,12 @@ def plan_import(contents: ExportContents, *, extension: str | None) -> ImportPla
         notes.append(PlannedNote(note, when, sender, chat_name, name))
     present = {n.original_name.lower() for n in contents.notes}
     missing = tuple(sorted(name for name in attached if name not in present))
-    return ImportPlan(tuple(notes), tuple(duplicates), missing)
+    unattributed: tuple[str, ...] = ()
+    if contents.chats:
+        unattributed = tuple(
+            p.note.original_name for p in notes if p.note.original_name.lower() not in attached
+        )
+    return ImportPlan(tuple(notes), tuple(duplicates), missing, unattributed)
 
 
 def note_tags(planned: PlannedNote) -> Tags:
