@@ -73,3 +73,15 @@ class NotRunning(LoopcapError):
 
 class AlreadyRunning(LoopcapError):
     """Another loopcap instance of this user is running."""
+
+
+class RuntimeFolderError(LoopcapError):
+    """The folder for the instance lock and control key is not private to this user."""
+
+
+class RecordingCutShort(OutputError):
+    """A recording stopped early (its disk filled up) but what was recorded is saved at ``path``."""
+
+    def __init__(self, message: str, path: object) -> None:
+        super().__init__(message)
+        self.path = path

@@ -280,10 +280,34 @@ def _last_error_line(stderr: str) -> str:
     return lines[-1] if lines else "no message"
 
 
+# ffmpeg-python hashes its graph's arguments as UTF-8, which a Linux file name need not be (its
+# bytes come to Python as surrogate escapes). Such a path enters the graph as a placeholder that
+# compile_args swaps back; subprocess then hands ffmpeg the name's original bytes.
+_PLACEHOLDERS: dict[str, str] = {}
+_PLACEHOLDERS_LOCK = threading.Lock()
+
+
+def path_arg(path: Path) -> str:
+    """``path`` as a file argument of an ffmpeg-python graph, whatever bytes its name holds."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        import secrets
+
+        token = f"loopcap-path-{secrets.token_hex(8)}"
+        with _PLACEHOLDERS_LOCK:
+            _PLACEHOLDERS[token] = text
+        return token
+    return text
+
+
 def compile_args(stream: Any, *, overwrite: bool = True, loglevel: str = "error") -> list[str]:
     """The full command line of an ffmpeg-python stream, run with the located binary."""
     info = locate_ffmpeg()
     args: list[str] = stream.compile(cmd=info.path, overwrite_output=overwrite)
+    with _PLACEHOLDERS_LOCK:
+        args = [_PLACEHOLDERS.pop(arg, arg) for arg in args]
     # Quiet, non-interactive: no banner, no reading of our stdin unless a pipe is the input.
     return [args[0], "-hide_banner", "-nostdin", "-loglevel", loglevel, *args[1:]]
 
@@ -400,7 +424,7 @@ def encode_pcm_file(
         options["ac"] = fmt.channels
     # ffmpeg's own encoder tag is replaced by loopcap's in capture.tags.
     options["map_metadata"] = -1
-    run(source.output(str(target), **options), what=f"encoding {target.name}", cancel=cancel)
+    run(source.output(path_arg(target), **options), what=f"encoding {target.name}", cancel=cancel)
 
 
 def media_duration(path: Path) -> float:
@@ -408,7 +432,7 @@ def media_duration(path: Path) -> float:
     import ffmpeg as ffmpeg_python
 
     # The progress lines that carry the time are printed at the "info" level.
-    args = compile_args(ffmpeg_python.input(str(path)).output("-", f="null"), loglevel="info")
+    args = compile_args(ffmpeg_python.input(path_arg(path)).output("-", f="null"), loglevel="info")
     result = subprocess.run(
         args, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
     )
@@ -463,7 +487,7 @@ def mux(
     else:
         options.update({"f": "mp4", "movflags": "+faststart"})
     run(
-        ffmpeg_python.output(*streams, str(target), **options),
+        ffmpeg_python.output(*streams, path_arg(target), **options),
         what=f"saving {target.name}",
         cancel=cancel,
     )

@@ -8,6 +8,8 @@ where). Every key is optional; a key that is unknown, of the wrong type or out o
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import sys
 import types
 import typing
@@ -30,9 +32,18 @@ X264_PRESETS = (
 
 
 def _limits(
-    low: float | None = None, high: float | None = None, choices: tuple[str, ...] = ()
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+    *,
+    file_name_template: bool = False,
 ) -> dict[str, Any]:
-    return {"low": low, "high": high, "choices": choices}
+    return {
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "file_name_template": file_name_template,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +68,14 @@ class OutputSettings:
     folder: str = ""
     audio_format: str = field(default="mp3", metadata=_limits(choices=AUDIO_FORMATS))
     # strftime pattern of new recordings' names (without extension).
-    name_template: str = "loopcap-%Y-%m-%d_%H-%M-%S"
+    # A file name, never a path; a name too long for the disk is shortened.
+    name_template: str = field(
+        default="loopcap-%Y-%m-%d_%H-%M-%S", metadata=_limits(file_name_template=True)
+    )
     # strftime pattern of saved voice notes, applied to the note's start.
-    note_name_template: str = "note-%Y-%m-%d_%H-%M-%S"
+    note_name_template: str = field(
+        default="note-%Y-%m-%d_%H-%M-%S", metadata=_limits(file_name_template=True)
+    )
     # LAME VBR quality, 0 (best) to 9 (smallest).
     mp3_quality: int = field(default=2, metadata=_limits(0, 9))
     aac_bitrate_kbps: int = field(default=192, metadata=_limits(32, 512))
@@ -179,6 +195,11 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not UTF-8 text (a stray byte at offset {exc.start}); "
+            "save it as UTF-8 or delete it"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -228,6 +249,12 @@ def _check_value(
         raise SettingsError(
             f"{source}: '{key}' must be {expected.__name__}, not {type(value).__name__} ({value!r})"
         )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SettingsError(f"{source}: '{key}' = {value} is not a number; give a plain number")
+    if limits.get("file_name_template"):
+        problem = name_template_problem(value)
+        if problem:
+            raise SettingsError(f"{source}: '{key}' = {value!r} {problem}")
     low, high, choices = limits.get("low"), limits.get("high"), limits.get("choices", ())
     if low is not None and value < low:
         raise SettingsError(f"{source}: '{key}' = {value} is below the minimum {low}")
@@ -236,6 +263,20 @@ def _check_value(
     if choices and value not in choices:
         raise SettingsError(f"{source}: '{key}' = {value!r}; choose one of {', '.join(choices)}")
     return value
+
+
+def name_template_problem(template: str) -> str:
+    """What is wrong with a file name template ('' when nothing): said for the user."""
+    if not template.strip():
+        return "is empty; give a name such as loopcap-%Y-%m-%d_%H-%M-%S"
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    if any(sep in template for sep in separators) or template in (".", ".."):
+        return "makes a path, not a file name; leave folders out (the folder is output.folder)"
+    if "\0" in template:
+        return "holds a NUL character"
+    if template.startswith("."):
+        return "starts with '.', which would hide the files; start it with a letter"
+    return ""
 
 
 def _plain_type(hint: Any) -> type[Any]:

@@ -39,6 +39,7 @@ def write_tags(path: Path, tags: Tags, *, ogg_vendor: str = "") -> float:
         raise OutputError(f"{path}: cannot write tags: {exc}") from exc
     if audio is None:
         raise OutputError(f"{path}: cannot write tags to this kind of file")
+    tags = _as_text(tags)
     kind = type(audio).__name__
     if kind in ("MP3", "WAVE", "AIFF"):
         _write_id3(audio, tags)
@@ -51,6 +52,20 @@ def write_tags(path: Path, tags: Tags, *, ogg_vendor: str = "") -> float:
     audio.save()
     info = getattr(audio, "info", None)
     return float(getattr(info, "length", 0.0) or 0.0)
+
+
+def _as_text(tags: Tags) -> Tags:
+    """Tags that can be written as Unicode: a value taken from a file name that is not UTF-8
+    (surrogate escapes) is read as Latin-1, what such names mostly are."""
+
+    def text(value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape").decode("latin-1")
+        return value
+
+    return Tags(**{k: text(getattr(tags, k)) for k in Tags.__dataclass_fields__})
 
 
 def _write_id3(audio: object, tags: Tags) -> None:

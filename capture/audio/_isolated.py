@@ -30,6 +30,16 @@ WORKER = [sys.executable, "-m", "capture.audio._worker"]
 HEADER_TIMEOUT_S = 20.0
 
 
+# Ctrl+C in a terminal reaches its whole foreground process group. The worker is stopped by
+# loopcap deliberately (close()), after the last block is read: it must not die with loopcap's
+# SIGINT, which would cut the recording's end and raise a false "lost the audio source".
+_OWN_PROCESS_GROUP: dict[str, Any] = (
+    {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    if sys.platform.startswith("win")
+    else {"start_new_session": True}
+)
+
+
 def _raise_for(header: dict[str, Any]) -> None:
     message = str(header.get("error", "the audio worker failed"))
     if header.get("kind") == "source":
@@ -84,6 +94,7 @@ class IsolatedStream:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            **_OWN_PROCESS_GROUP,
         )
         assert self._proc.stdout is not None and self._proc.stderr is not None
         self._stdout: IO[bytes] = self._proc.stdout

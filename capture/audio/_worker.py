@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import typing
 from collections.abc import Callable
@@ -51,6 +52,9 @@ def _reported(out: Any, action: Callable[[], T]) -> tuple[T, int]:
 
 
 def main(argv: list[str]) -> int:
+    # Only loopcap stops the worker (it runs in its own session; this also covers a worker
+    # started by hand in a terminal): a Ctrl+C meant for loopcap must not end the stream.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout.buffer
     backend = native_backend()
     command = argv[0] if argv else ""

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
+import logging
 import os
 import re
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,6 +38,8 @@ from capture.tags import Tags
 
 if TYPE_CHECKING:
     from capture.ffmpeg import AudioFormat
+
+log = logging.getLogger(__name__)
 
 #: ffmpeg's words for a full disk, whatever the output.
 _NO_SPACE = "No space left on device"
@@ -82,6 +87,12 @@ class ConversionJob:
     source: Path
     target: Path
     tags: Tags = field(default_factory=Tags)
+    #: How to name the input to the user when ``source`` is a copy (an archive's member).
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or str(self.source)
 
 
 class Outcome(enum.Enum):
@@ -528,7 +539,13 @@ def convert_batch(
     def worker() -> None:
         while group := queue.take():
             started = time.monotonic()
-            outcomes = runner.run([job for _, job in group])
+            try:
+                outcomes = runner.run([job for _, job in group])
+            except Exception as exc:  # one odd file is its group's failure, never the batch's
+                log.info("converting %s failed", group[0][1].name, exc_info=True)
+                outcomes = [
+                    _GroupResult(job, Outcome.FAILED, f"{job.name}: {exc}") for _, job in group
+                ]
             seconds = (time.monotonic() - started) / len(group)
             with report_lock:
                 for (index, _), done in zip(group, outcomes, strict=True):
@@ -538,7 +555,7 @@ def convert_batch(
                     result = ConversionResult(
                         done.job,
                         done.outcome,
-                        done.reason,
+                        done.reason.replace(str(done.job.source), done.job.name),
                         seconds if done.outcome is Outcome.CONVERTED else 0.0,
                         done.fitted_rate,
                         done.source_rate,
@@ -573,16 +590,20 @@ def convert_batch(
 # Choosing inputs and outputs
 
 
-def _files_in(folder: Path, recursive: bool) -> list[Path]:
+def _files_in(folder: Path, recursive: bool) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The files to convert in ``folder``, and what is there but cannot be (with why)."""
     found = folder.rglob("*") if recursive else folder.iterdir()
     files = []
+    odd = []
     for path in found:
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or is_part_file(path):
             continue  # hidden files and our own unfinished outputs
         if path.is_file():
             files.append(path)
-    return sorted(files)
+        elif reason := _not_regular(path):
+            odd.append((path, reason))
+    return sorted(files), sorted(odd)
 
 
 def plan_conversions(
@@ -600,27 +621,67 @@ def plan_conversions(
     """
     jobs: list[ConversionJob] = []
     skipped: list[ConversionResult] = []
-    taken: set[Path] = set()
+    pairs: list[tuple[Path, Path]] = []
     for given in paths:
         if given.is_dir():
-            pairs = [(f, f.relative_to(given)) for f in _files_in(given, recursive)]
+            files, odd = _files_in(given, recursive)
+            pairs += [(f, f.relative_to(given)) for f in files]
+            skipped += [ConversionResult(ConversionJob(p, p), Outcome.SKIPPED, r) for p, r in odd]
         elif given.is_file():
-            pairs = [(given, Path(given.name))]
+            pairs.append((given, Path(given.name)))
+        elif _not_regular(given):
+            reason = _not_regular(given)
+            skipped.append(ConversionResult(ConversionJob(given, given), Outcome.SKIPPED, reason))
         else:
             raise UsageError(f"{given}: no such file or folder")
-        for source, rel in pairs:
-            base = (out_dir / rel) if out_dir is not None else source
-            target = base.with_name(f"{base.stem}.{extension}")
-            if target.absolute() in taken:
-                target = base.with_name(f"{base.name}.{extension}")
+    # Inputs are never written: an output name that is an input's (song.wav → song.mp3 beside a
+    # song.mp3) takes another name, whatever --overwrite says.
+    inputs = {_identity(source) for source, _ in pairs}
+    taken: set[Path] = set()
+    for source, rel in pairs:
+        base = (out_dir / rel) if out_dir is not None else source
+        target = base.with_name(f"{base.stem}.{extension}")
+        if _identity(target) == _identity(source):
             job = ConversionJob(source, target, default_tags(source))
-            if target.absolute() == source.absolute():
-                reason = f"already a .{extension} (the output would replace it)"
-                skipped.append(ConversionResult(job, Outcome.SKIPPED, reason))
-                continue
-            taken.add(target.absolute())
-            jobs.append(job)
+            reason = f"already a .{extension} (the output would replace it)"
+            skipped.append(ConversionResult(job, Outcome.SKIPPED, reason))
+            continue
+        if _identity(target) in taken or _identity(target) in inputs:
+            target = base.with_name(f"{base.name}.{extension}")
+        n = 2
+        while _identity(target) in taken or _identity(target) in inputs:
+            target = base.with_name(f"{base.name} ({n}).{extension}")
+            n += 1
+        taken.add(_identity(target))
+        jobs.append(ConversionJob(source, target, default_tags(source)))
     return jobs, skipped
+
+
+def _identity(path: Path) -> Path:
+    """The file a path names, links and ``..`` resolved (to compare inputs with outputs)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a link loop: compare it as written
+        return path.absolute()
+
+
+def _not_regular(path: Path) -> str:
+    """Why ``path`` is no file to convert ('' if it is one, or does not exist)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if path.is_symlink():
+            return "a symbolic link to nothing"
+        return ""
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+    )
+    return next((f"{kind}, not a file" for test, kind in kinds if test(mode)), "")
 
 
 def parse_bitrate(text: str) -> int:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from capture.cli.common import signals_interrupt
 from capture.errors import UsageError
 from capture.ffmpeg import AUDIO_FORMATS
 
@@ -144,7 +145,7 @@ def run_convert(args: argparse.Namespace) -> int:
     )
     if not jobs and not skipped:
         raise UsageError("no files to convert in " + ", ".join(map(str, args.paths)))
-    with BatchDisplay(len(jobs)) as display:
+    with signals_interrupt(), BatchDisplay(len(jobs)) as display:
         for result in skipped:
             display.line(describe(result))
         report = convert_batch(
@@ -227,16 +228,17 @@ def run_import_whatsapp(args: argparse.Namespace) -> int:
         display.result(result)
 
     try:
-        report = import_whatsapp(
-            args.source,
-            out_dir,
-            to=args.to,
-            workers=args.jobs or settings.convert.jobs or default_jobs(),
-            options=options,
-            on_plan=on_plan,
-            on_result=on_result,
-            strict=args.strict,
-        )
+        with signals_interrupt():
+            report = import_whatsapp(
+                args.source,
+                out_dir,
+                to=args.to,
+                workers=args.jobs or settings.convert.jobs or default_jobs(),
+                options=options,
+                on_plan=on_plan,
+                on_result=on_result,
+                strict=args.strict,
+            )
     finally:
         if display is not None:
             display.close()
@@ -244,6 +246,10 @@ def run_import_whatsapp(args: argparse.Namespace) -> int:
     lines[0] += f", {len(report.duplicates)} duplicates"
     if report.missing:
         lines[0] += f", {len(report.missing)} missing from the export"
+    if report.unreadable:
+        lines[0] += f", {len(report.unreadable)} unreadable"
+        lines.append("unreadable in the archive:")
+        lines.extend(f"  {args.source.name}: {name}: {why}" for name, why in report.unreadable)
     for line in lines + fitted_rate_lines(report.batch):
         print(line)
     if report.unattributed:
@@ -257,4 +263,4 @@ def run_import_whatsapp(args: argparse.Namespace) -> int:
     print(f"into {out_dir}")
     if report.batch.disk_full:
         raise DiskFullError(f"stopped: {report.batch.disk_full}")
-    return 0 if report.batch.all_ok else 1
+    return 0 if report.all_ok else 1

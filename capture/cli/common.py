@@ -4,29 +4,54 @@ the word about interrupted recordings."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import IO, Any
 
 from capture.paths import sessions_dir
 from capture.settings import Settings, load_settings
 
+#: Ctrl+C, ``kill`` and a closed terminal: each asks to stop and save, none to die.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
 
 class StopSignal:
-    """Ctrl+C, SIGINT and SIGTERM ask the recording to stop (and finalize), not to die."""
+    """Ctrl+C, SIGINT, SIGTERM and SIGHUP ask the recording to stop (and finalize), not to die."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignal:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, lambda *_: self.event.set())
         return self
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop a batch like Ctrl+C: ffmpegs are stopped, temporary files removed.
+
+    (Python's default for them is to die at once, leaving both behind.)
+    """
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS if sig != signal.SIGINT}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 

@@ -126,17 +126,17 @@ def describe(result: ConversionResult) -> str:
 
     job = result.job
     if result.outcome is Outcome.CONVERTED:
-        return f"✓ {job.source} → {job.target.name} ({result.seconds:.1f} s)"
+        return f"✓ {job.name} → {job.target.name} ({result.seconds:.1f} s)"
     if result.outcome is Outcome.SKIPPED:
-        return f"- {job.source}: skipped, {result.reason}"
+        return f"- {job.name}: skipped, {result.reason}"
     if result.outcome is Outcome.CANCELLED:
-        return f"✗ {job.source}: cancelled"
-    return f"✗ {job.source}: {short_reason(result)}"
+        return f"✗ {job.name}: cancelled"
+    return f"✗ {job.name}: {short_reason(result)}"
 
 
 def short_reason(result: ConversionResult) -> str:
     """The reason without the file name the error message starts with (it is printed anyway)."""
-    prefix = f"{result.job.source}: "
+    prefix = f"{result.job.name}: "
     return result.reason[len(prefix) :] if result.reason.startswith(prefix) else result.reason
 
 
@@ -153,7 +153,7 @@ def summary_lines(report: BatchReport, *, noun: str = "converted") -> list[str]:
     lines = [head]
     if failed:
         lines.append("failed:")
-        lines.extend(f"  {r.job.source}: {short_reason(r)}" for r in failed)
+        lines.extend(f"  {r.job.name}: {short_reason(r)}" for r in failed)
     return lines
 
 

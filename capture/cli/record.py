@@ -15,7 +15,7 @@ from capture.cli.common import (
     settings_with_source,
 )
 from capture.cli.display import LiveDisplay
-from capture.errors import UsageError
+from capture.errors import RecordingCutShort, UsageError
 from capture.ffmpeg import AUDIO_FORMATS, VIDEO_FORMATS
 from capture.paths import sessions_dir
 from capture.settings import (
@@ -113,7 +113,11 @@ def _record_until_stopped(
                 display.close()
             if unsubscribe:
                 unsubscribe()
-        path = recorder.stop_recording(length_s=duration)
+        try:
+            path = recorder.stop_recording(length_s=duration)
+        except RecordingCutShort as exc:
+            print(exc.path, flush=True)  # what was recorded is saved; the error says why it ended
+            raise
     print(path, flush=True)
     if recorder.source_failure is not None:
         print(f"loopcap: {recorder.source_failure}", file=sys.stderr)
@@ -161,7 +165,12 @@ def _run_screen_record(args: argparse.Namespace) -> int:
 def _wait_for_stop(
     recorder: Recorder, stop: threading.Event, duration: float | None, display: LiveDisplay | None
 ) -> None:
-    while not stop.is_set() and recorder.source_failure is None:
+    # A recording also ends by itself, when its disk fills up.
+    while (
+        not stop.is_set()
+        and recorder.source_failure is None
+        and recorder.recording_target is not None
+    ):
         elapsed = recorder.recording_elapsed
         if duration is not None and elapsed >= duration:
             return

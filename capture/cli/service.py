@@ -87,7 +87,7 @@ def _print_status(reply: dict[str, Any]) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from capture.cli.common import offer_recovery
+    from capture.cli.common import STOP_SIGNALS, offer_recovery
     from capture.events import NoteFailed, NoteSaved, RecordingFailed, RecordingSaved
     from capture.service.instance import LoopcapService
 
@@ -100,7 +100,7 @@ def run_listen(args: argparse.Namespace) -> int:
         elif isinstance(event, NoteFailed | RecordingFailed):
             print(f"loopcap: {event.message}", file=sys.stderr, flush=True)
 
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in STOP_SIGNALS}
     try:
         service.subscribe(on_event)
         service.start(hotkeys=not args.no_hotkeys)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from capture.errors import LoopcapError
 from capture.events import Event, NoteArmed, NoteCatching, NoteFailed, NoteSaved, NoteTimedOut
 from capture.ffmpeg import file_extension
+from capture.recording.targets import file_name_from_template
 
 if TYPE_CHECKING:
     import numpy as np
@@ -217,7 +218,7 @@ class NoteService:
             self.clips.name_template if kind == "note" else self.settings.output.name_template
         )
         extension = file_extension(self.clips.fmt)
-        target = self.clips.folder / f"{started.strftime(template)}.{extension}"
+        target = self.clips.folder / file_name_from_template(template, started, extension)
         title = ("Voice note " if kind == "note" else "loopcap ") + started.strftime(
             "%Y-%m-%d %H:%M:%S"
         )

@@ -17,6 +17,10 @@ from pathlib import Path
 from capture.errors import DiskFullError, OutputError
 
 PART_SUFFIX = ".part"
+#: The longest file name most filesystems take, in bytes.
+NAME_MAX_BYTES = 255
+#: Longest file name loopcap makes from a template, in bytes: room left for `` (2)``.
+MAX_NAME_BYTES = 240
 
 
 def _creation_mode() -> int:
@@ -36,10 +40,15 @@ def is_part_file(path: Path) -> bool:
 
 
 def temp_path_for(target: Path) -> Path:
-    """A new, empty, uniquely named temporary file beside ``target``."""
+    """A new, empty, uniquely named temporary file beside ``target``.
+
+    Its name fits where ``target``'s fits: a long name is shortened in the temporary one.
+    """
+    # "." + name + "." + 8 random characters + ".part" must fit in NAME_MAX_BYTES.
+    room = NAME_MAX_BYTES - 2 - 8 - len(PART_SUFFIX)
     try:
         fd, name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent
+            prefix=f".{shorten_name(target.name, room)}.", suffix=PART_SUFFIX, dir=target.parent
         )
     except OSError as exc:
         raise output_error(target, exc) from exc
@@ -50,12 +59,36 @@ def temp_path_for(target: Path) -> Path:
     return Path(name)
 
 
+def shorten_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """``name`` cut to ``limit`` bytes of UTF-8 (its extension kept), never inside a character."""
+    if len(os.fsencode(name)) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) > 10:
+        stem, extension = name, ""
+    tail = f".{extension}" if extension else ""
+    return _cut(stem, limit - len(os.fsencode(tail))) + tail
+
+
+def _cut(text: str, limit: int) -> str:
+    """The longest start of ``text`` that takes at most ``limit`` bytes on the disk."""
+    kept, size = [], 0
+    for char in text:  # by character, so none is cut in half
+        size += len(os.fsencode(char))
+        if size > limit:
+            break
+        kept.append(char)
+    return "".join(kept).rstrip()
+
+
 def unique_path(target: Path) -> Path:
     """``target``, or ``name (2).ext``, ``name (3).ext`` … whichever does not exist yet."""
     if not target.exists():
         return target
     for n in range(2, 10_000):
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+        tail = f" ({n}){target.suffix}"
+        stem = _cut(target.stem, NAME_MAX_BYTES - len(os.fsencode(tail)))
+        candidate = target.with_name(f"{stem}{tail}")
         if not candidate.exists():
             return candidate
     raise OutputError(f"{target.parent}: too many files named like {target.name}")

@@ -28,15 +28,23 @@ only after the events they emitted have been delivered.
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from capture.errors import AudioSourceError, LoopcapError
+from capture.errors import (
+    AudioSourceError,
+    DiskFullError,
+    LoopcapError,
+    OutputError,
+    RecordingCutShort,
+)
 from capture.events import (
     CatchState,
     Event,
@@ -68,6 +76,7 @@ log = logging.getLogger(__name__)
 
 # Level events are for meters: ten a second is plenty.
 LEVEL_EVENT_INTERVAL_S = 0.1
+AFTER_SPACE = "run it once there is space"
 
 
 BlockConsumer = Callable[["AudioBlock"], None]
@@ -146,12 +155,16 @@ class _ActiveRecording:
         self.video: VideoCapture | None = None  # screen recordings: frames on this clock
         self.clock: AudioClock | None = None
         self.has_audio = True
+        #: Why writing stopped early (a full disk, typically); the recording then ends.
+        self.write_error: OSError | None = None
+        #: What stopping gave, for a recording that ended by itself (see Recorder.stop_recording).
+        self.outcome: Future[Path] = Future()
 
     def accept(self, block: AudioBlock) -> None:
         if self.clock is not None:
             self.clock.on_audio_block(block)
         with self.lock:
-            if self.done.is_set():
+            if self.done.is_set() or self.write_error is not None:
                 return
             if self.next_frame is None:
                 self.next_frame = block.start_frame
@@ -183,9 +196,13 @@ class _ActiveRecording:
         with self.lock:
             self.done.set()
             missing = (self.frames_wanted or 0) - self.written
-            if missing > 0:
-                self.session.write_audio(np.zeros((missing, channels), dtype=np.int16))
-                self.written += missing
+            if missing > 0 and self.write_error is None:
+                try:
+                    self.session.write_audio(np.zeros((missing, channels), dtype=np.int16))
+                except OSError as exc:
+                    self.write_error = exc
+                else:
+                    self.written += missing
 
 
 #: The catch state each event leaves behind.
@@ -219,6 +236,7 @@ class Recorder:
         self._pump: threading.Thread | None = None
         self._closing = threading.Event()
         self._recording: _ActiveRecording | None = None
+        self._ended_by_itself: _ActiveRecording | None = None  # its disk filled: see stop
         self._last_level_event = 0.0
         self._notes: NoteService | None = None
         self.source_failure: AudioSourceError | None = None
@@ -320,10 +338,34 @@ class Recorder:
 
             self._emit(LevelChanged(peak_db(block.frames)))
         recording = self._recording
-        if recording is not None:
-            recording.accept(block)
+        if recording is not None and recording.write_error is None:
+            try:
+                recording.accept(block)
+            except OSError as exc:  # a full disk: the recording ends, listening goes on
+                self._end_after_write_error(recording, exc)
         for consumer in self._consumers:
             consumer(block)
+
+    def _end_after_write_error(self, recording: _ActiveRecording, error: OSError) -> None:
+        """Stop a recording whose session can no longer be written, from another thread (the
+        pump must go on feeding the ring and the note detector)."""
+        log.info("writing %s failed: %s", recording.session.audio_path, error)
+        recording.write_error = error
+        recording.done.set()
+
+        def finish() -> None:
+            with self._lock:
+                if self._recording is not recording or recording.stopping:
+                    return  # being stopped already, by whoever stopped it
+                recording.stopping = True
+                self._ended_by_itself = recording
+                recording.stop_at(recording.written)
+            try:
+                recording.outcome.set_result(self._finish(recording, recording.written))
+            except LoopcapError as exc:
+                recording.outcome.set_exception(exc)
+
+        threading.Thread(target=finish, daemon=True, name="recording-stopper").start()
 
     def _on_source_event(self, event: SourceEvent) -> None:
         # The reader thread: no Recorder lock here (the session guards its own manifest).
@@ -470,20 +512,40 @@ class Recorder:
 
         The recording is exactly as long as the time between start and stop: audio still on its
         way is waited for, and if it never comes (a lost source) silence makes up the rest.
+        A recording that ended by itself (its disk filled up) is not running any more: the first
+        stop after that gives its outcome, RecordingCutShort (saved) or OutputError (kept for
+        recovery).
         """
         with self._lock:
-            recording = self._recording
-            if recording is None or recording.stopping:
-                raise LoopcapError("no recording is running")
-            recording.stopping = True
-            elapsed = self._clock() - recording.started_at
-            if length_s is not None:
-                elapsed = min(elapsed, length_s)  # a set duration: exactly that long
-            frames_wanted = round(elapsed * self.samplerate)
-            recording.stop_at(frames_wanted)
+            recording, ended = self._recording, self._ended_by_itself
+            self._ended_by_itself = None
+            if recording is not None and recording.stopping:
+                if recording.write_error is None:
+                    raise LoopcapError("no recording is running")
+                ended = recording  # the disk filled; it is being saved as far as it got
+            if recording is None or ended is recording:
+                if ended is None:
+                    raise LoopcapError("no recording is running")
+            else:
+                recording.stopping = True
+                elapsed = self._clock() - recording.started_at
+                if length_s is not None:
+                    elapsed = min(elapsed, length_s)  # a set duration: exactly that long
+                frames_wanted = round(elapsed * self.samplerate)
+                recording.stop_at(frames_wanted)
+                ended = None
+        if ended is not None:
+            return ended.outcome.result()
+        assert recording is not None
+        return self._finish(recording, frames_wanted)
+
+    def _finish(self, recording: _ActiveRecording, frames_wanted: int) -> Path:
+        """Wait for the last audio, close the writers, finalize (``stopping`` is set)."""
         try:
             # Without the lock: the pump and the reader keep working while the last audio comes.
             self._wait_for_the_end(recording, frames_wanted)
+            if recording.write_error is not None:
+                frames_wanted = min(frames_wanted, recording.written)  # as far as the disk took
             if recording.video is not None:
                 recording.video.stop(frames_wanted / self.samplerate)
             session = recording.session
@@ -496,19 +558,57 @@ class Recorder:
                 self._set_state(State.LISTENING if listening else State.IDLE)
         finally:
             recording.finished.set()
+        return self._finalize(recording)
+
+    def _finalize(self, recording: _ActiveRecording) -> Path:
+        """Turn a stopped recording into its file; say plainly what happened if it cannot."""
+        session = recording.session
+        seconds = recording.written / self.samplerate
+        if recording.written == 0 and recording.video is None:
+            session.discard()  # stopped before the first audio block: nothing to keep
+            raise LoopcapError("the recording stopped before any audio arrived; nothing saved")
+        cut_short = ""
+        if recording.write_error is not None:
+            cut_short = (
+                f"{self._write_problem(recording.write_error)}; "
+                f"the recording stopped after {seconds:.1f} s"
+            )
         try:
             path = session.finalize()
         except LoopcapError as exc:
             session.close()
-            self._emit(RecordingFailed(f"{exc}; the recording is kept for 'loopcap recover'"))
+            if cut_short:
+                message = f"{cut_short} and is kept for 'loopcap recover' ({AFTER_SPACE})"
+            elif isinstance(exc, DiskFullError) or "No space left" in str(exc):
+                message = (
+                    f"no space left on the disk holding {Path(session.manifest.target).parent}; "
+                    f"the recording is kept for 'loopcap recover' ({AFTER_SPACE})"
+                )
+            else:
+                message = f"{exc}; the recording is kept for 'loopcap recover'"
+            self._emit(RecordingFailed(message))
             self._events.flush()
-            raise
-        seconds = recording.written / self.samplerate
+            raise OutputError(message) from None
         self._emit(RecordingSaved(path, seconds))
+        if cut_short:
+            message = f"{cut_short} and what was recorded is saved as {path}"
+            self._emit(RecordingFailed(message))
+            self._events.flush()
+            raise RecordingCutShort(message, path)
         self._events.flush()
         return path
 
+    def _write_problem(self, error: OSError) -> str:
+        """A full (or failing) disk under the sessions folder, as the user needs to hear it."""
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return (
+                f"no space left on the disk holding {self.sessions_root} (recordings in progress)"
+            )
+        return f"cannot write to {self.sessions_root}: {error.strerror or error}"
+
     def _wait_for_the_end(self, recording: _ActiveRecording, frames_wanted: int) -> None:
+        if recording.write_error is not None:
+            return  # nothing more will be written
         if not recording.has_audio:
             recording.written = frames_wanted  # the timeline's length, without audio
             return

@@ -14,6 +14,7 @@ A session whose lock is free was interrupted; ``loopcap recover`` finalizes it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from capture.errors import LoopcapError, OutputError
-from capture.recording.atomic import write_atomically
+from capture.recording.atomic import output_error, write_atomically
 
 if TYPE_CHECKING:
     from capture.audio._types import Frames
@@ -141,8 +142,12 @@ class RecordingSession:
             has_audio=has_audio,
         )
         session = cls(folder, manifest, lock)
-        session._save_manifest()
-        session._audio = (folder / AUDIO).open("ab")
+        try:
+            session._save_manifest()
+            session._audio = (folder / AUDIO).open("ab")
+        except OSError as exc:  # a full disk, typically: nothing recorded yet, nothing to keep
+            session.discard()
+            raise output_error(folder / MANIFEST, exc) from None
         return session
 
     def write_audio(self, frames: Frames) -> None:
@@ -156,20 +161,35 @@ class RecordingSession:
     def note_video_start(self, offset_s: float) -> None:
         """Where the video's first frame sits on the audio timeline (the mux applies it)."""
         self.manifest.video_offset_s = round(offset_s, 6)
-        self._save_manifest()
+        self._update_manifest()
 
     def note_gap(self, at_seconds: float, reason: str) -> None:
         self.manifest.gaps.append({"at_s": round(at_seconds, 3), "reason": reason})
-        self._save_manifest()
+        self._update_manifest()
 
     def mark_stopped(self, frames: int) -> None:
-        with self._write_lock:
-            if self._audio is not None:
-                self._audio.close()
-                self._audio = None
+        self._close_audio()
         self.manifest.frames = frames
         self.manifest.state = "stopped"
-        self._save_manifest()
+        self._update_manifest()
+
+    def _close_audio(self) -> None:
+        with self._write_lock:
+            audio, self._audio = self._audio, None
+        if audio is not None:
+            try:
+                audio.close()  # flushes; the file is closed even when that fails
+            except OSError as exc:
+                log.info("the end of %s did not reach the disk: %s", self.audio_path, exc)
+
+    def _update_manifest(self) -> None:
+        """Save the manifest if the disk lets us: without it, recovery goes by the audio file."""
+        try:
+            self._save_manifest()
+        except OSError as exc:
+            log.info("cannot update %s: %s", self.folder / MANIFEST, exc)
+            with contextlib.suppress(OSError):
+                (self.folder / (MANIFEST + ".tmp")).unlink()
 
     def _save_manifest(self) -> None:
         with self._manifest_lock:
@@ -289,10 +309,7 @@ class RecordingSession:
 
     def close(self) -> None:
         """Stop writing and let go of the folder (it stays on disk for recovery)."""
-        with self._write_lock:
-            if self._audio is not None:
-                self._audio.close()
-                self._audio = None
+        self._close_audio()
         if self._lock is not None:
             self._lock.release()
             self._lock = None

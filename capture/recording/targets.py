@@ -13,7 +13,21 @@ from pathlib import Path
 
 from capture.errors import OutputError, UsageError
 from capture.ffmpeg import file_extension
-from capture.recording.atomic import unique_path
+from capture.recording.atomic import shorten_name, unique_path
+from capture.settings import name_template_problem
+
+
+def file_name_from_template(template: str, when: datetime, extension: str) -> str:
+    """The file name a strftime ``template`` gives at ``when``: always a name, never a path.
+
+    Raises OutputError when the template is empty or would make a path (``/``, ``..``); a
+    separator that a date field puts in (``%D``) becomes ``-``; a long name is shortened.
+    """
+    problem = name_template_problem(template)
+    if problem:
+        raise OutputError(f"the name template {template!r} {problem}")
+    name = when.strftime(template).replace("/", "-").replace(os.sep, "-")
+    return shorten_name(f"{name}.{extension}")
 
 
 def check_writable_folder(folder: Path, *, create: bool = False) -> None:
@@ -55,7 +69,6 @@ def resolve_output(
     """
     if fmt is not None and fmt not in formats:
         raise UsageError(f"unknown format '{fmt}'; choose one of {', '.join(formats)}")
-    stamp_name = (now or datetime.now()).strftime(name_template)
     if output is None:
         folder, name, create = default_folder, None, True
     else:
@@ -68,7 +81,9 @@ def resolve_output(
         target, fmt = _named_target(name, fmt, default_format, formats)
     else:
         fmt = fmt or default_format
-        target = folder / f"{stamp_name}.{file_extension(fmt)}"
+        target = folder / file_name_from_template(
+            name_template, now or datetime.now(), file_extension(fmt)
+        )
     check_writable_folder(target.parent, create=create)
     if target.exists():
         if name is None:

@@ -33,7 +33,7 @@ def _open_display() -> Any:
         )
     try:
         return xdisplay.Display(name)
-    except (xerror.DisplayError, OSError) as exc:
+    except (xerror.DisplayError, xerror.ConnectionClosedError, OSError) as exc:
         raise ScreenSourceError(
             f"cannot open the X display {name!r} ({exc}); is the desktop running and "
             "DISPLAY right? Record the sound only otherwise",
@@ -83,6 +83,17 @@ class X11Windows:
         return Region(int(origin.x), int(origin.y), int(geometry.width), int(geometry.height))
 
     def list_windows(self) -> list[Window]:
+        from Xlib import error as xerror
+
+        try:
+            return self._list_windows()
+        except xerror.ConnectionClosedError as exc:  # the X server went away while we asked
+            raise ScreenSourceError(
+                f"the X display closed the connection ({exc}); is the desktop still running?",
+                option="audio_only",
+            ) from None
+
+    def _list_windows(self) -> list[Window]:
         from Xlib import error as xerror
 
         found = []

@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from capture.errors import LoopcapError, UsageError
-from capture.events import Event, NoteArmed, NoteCatching, NoteSaved, NoteTimedOut, RecordingSaved
+from capture.events import (
+    Event,
+    NoteArmed,
+    NoteCatching,
+    NoteSaved,
+    NoteTimedOut,
+    RecordingFailed,
+    RecordingSaved,
+)
 from capture.recording.recorder import Recorder
 from capture.service.control import ControlServer, Endpoint, InstanceLock
 from capture.service.hotkeys import Hotkeys, HotkeyStatus
@@ -144,6 +152,8 @@ class LoopcapService:
         elif isinstance(event, NoteSaved | RecordingSaved):
             self.recent.appendleft(event.path)
             self.last_message = f"saved {event.path}"
+        elif isinstance(event, RecordingFailed):
+            self.last_message = event.message  # e.g. the disk filled and the recording stopped
         for waiter in list(self._waiters):
             waiter(event)
 

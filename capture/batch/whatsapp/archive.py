@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from capture.batch.whatsapp.chat import Chat, chat_name_from, looks_like_chat_file, parse_chat
-from capture.errors import ArchiveError
+from capture.errors import ArchiveError, DiskFullError
+from capture.recording.atomic import output_error
 
 AUDIO_EXTENSIONS = frozenset({".opus", ".ogg", ".oga", ".m4a", ".mp3", ".aac", ".amr", ".wav"})
 
@@ -26,6 +27,8 @@ MAX_ARCHIVE_BYTES = 16 * 1024**3
 MAX_COMPRESSION_RATIO = 100
 MAX_ENTRIES = 200_000
 MAX_CHAT_TEXT_BYTES = 512 * 1024**2
+#: Entries up to this size are not judged alone by their ratio (a chat text compresses well).
+SMALL_ENTRY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class NoteFile:
 class ExportContents:
     chats: tuple[Chat, ...]
     notes: tuple[NoteFile, ...]
+    #: Members that could not be read (damaged, or an unsupported compression), with why.
+    unreadable: tuple[tuple[str, str], ...] = ()
 
 
 def is_audio(name: str) -> bool:
@@ -81,7 +86,7 @@ def check_archive(
     """Refuse archives with unsafe entries or bomb-like sizes before reading any member."""
     if len(infos) > MAX_ENTRIES:
         raise ArchiveError(f"{archive}: {len(infos)} entries is not a chat export; refusing it")
-    total = 0
+    total = packed = 0
     for info in infos:
         name = member_name(info)
         reason = _unsafe_reason(info, name)
@@ -93,8 +98,9 @@ def check_archive(
         if info.flag_bits & 0x1:
             raise ArchiveError(f"{archive}: entry '{name}' is encrypted; export the chat again")
         total += info.file_size
+        packed += info.compress_size
         ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > 1024**2 and ratio > max_ratio:
+        if info.file_size > SMALL_ENTRY_BYTES and ratio > max_ratio:
             raise ArchiveError(
                 f"{archive}: entry '{name}' expands {ratio:.0f}× ({info.file_size} bytes); "
                 "looks like a zip bomb, refusing to read it"
@@ -103,6 +109,13 @@ def check_archive(
         raise ArchiveError(
             f"{archive}: would expand to {total} bytes, more than the {max_bytes} allowed; "
             "refusing to read it"
+        )
+    # Many small entries, each under the per-entry bound, add up: the whole archive is bounded too.
+    ratio = total / max(packed, 1)
+    if total > SMALL_ENTRY_BYTES and ratio > max_ratio:
+        raise ArchiveError(
+            f"{archive}: expands {ratio:.0f}× as a whole ({total} bytes from {packed}); "
+            "looks like a zip bomb, refusing to read it"
         )
 
 
@@ -136,7 +149,9 @@ def read_zip_export(
         check_archive(infos, archive, max_bytes=max_bytes, max_ratio=max_ratio)
         chats: list[Chat] = []
         notes: list[NoteFile] = []
+        unreadable: list[tuple[str, str]] = []
         budget = max_bytes
+        _check_room(infos, archive, staging)
         for index, info in enumerate(infos):
             name = member_name(info)
             base = name.replace("\\", "/").rsplit("/", 1)[-1]
@@ -164,13 +179,42 @@ def read_zip_export(
                     copy = staging / f"{index:06d}{Path(base).suffix.lower()}"
                     with copy.open("xb") as out:
                         budget -= _copy_bounded(member, out, limit, what)
-            except (zipfile.BadZipFile, zlib_error(), EOFError) as exc:
-                raise ArchiveError(f"{what}: damaged ({exc})") from exc
-            mtime = None
-            with contextlib.suppress(ValueError):
-                mtime = datetime(*info.date_time)
-            notes.append(NoteFile(base, copy, mtime))
-    return ExportContents(tuple(chats), tuple(notes))
+            except (zipfile.BadZipFile, zlib_error(), EOFError, NotImplementedError) as exc:
+                unreadable.append((name, _why_unreadable(exc)))  # the others are still imported
+                continue
+            except OSError as exc:
+                raise output_error(staging / base, exc) from exc
+            notes.append(NoteFile(base, copy, _zip_time(info)))
+    return ExportContents(tuple(chats), tuple(notes), tuple(unreadable))
+
+
+def _why_unreadable(exc: Exception) -> str:
+    if isinstance(exc, NotImplementedError):  # Deflate64 and others zipfile cannot unpack
+        return f"{exc}; extract the archive with another tool and import the folder"
+    return f"damaged ({exc})"
+
+
+def _zip_time(info: Any) -> datetime | None:
+    with contextlib.suppress(ValueError):
+        return datetime(*info.date_time)
+    return None
+
+
+def _check_room(infos: Sequence[Any], archive: Path, staging: Path) -> None:
+    """Refuse before copying when the notes cannot fit on the disk that holds ``staging``."""
+    import shutil
+
+    needed = sum(i.file_size for i in infos if is_audio(member_name(i)))
+    try:
+        free = shutil.disk_usage(staging).free
+    except OSError:
+        return
+    if needed > free:
+        raise DiskFullError(
+            f"{archive}: its voice notes need {needed // 1024**2 + 1} MB but the disk holding "
+            f"{staging.parent} has {free // 1024**2} MB free; free some space or choose "
+            "another output folder"
+        )
 
 
 def zlib_error() -> type[Exception]:

@@ -37,7 +37,7 @@ class Chat:
         """Message of each attached audio file, keyed by lower-cased file name."""
         found: dict[str, ChatMessage] = {}
         for message in self.messages:
-            for name in _ATTACHMENT.findall(message.text):
+            for name in find_attachments(message.text):
                 found.setdefault(name.lower(), message)
         return found
 
@@ -63,9 +63,29 @@ _TO_ASCII = {
 }
 # "Sender: text"; some exports write "Sender:text" (not before a digit: "at 12:30" is no sender).
 _SENDER = re.compile(r"^(?P<sender>[^:]{1,120}?):(?:\s|(?=[^\d\s/]))(?P<body>.*)$", re.S)
-_ATTACHMENT = re.compile(
-    r"([^\s<>:\"/\\|?*\u200e\u200f\uff1a]+\.(?:opus|ogg|oga|m4a|mp3|aac|amr|wav))(?![\w.])", re.I
-)
+# An attached file's name is a run of characters that file names may hold, ending in an audio
+# extension. Found in two linear steps (runs, then the extension's place in each), because one
+# pattern like ``[^\s…]+\.(?:opus|…)`` backtracks over the whole run from every start: a long
+# line without spaces took minutes.
+_NAME_RUN = re.compile(r"[^\s<>:\"/\\|?*\u200e\u200f\uff1a]+")
+_AUDIO_END = re.compile(r"\.(?:opus|ogg|oga|m4a|mp3|aac|amr|wav)(?![\w.])", re.I)
+
+
+def find_attachments(text: str) -> list[str]:
+    """Audio file names in a message, in order: the longest name each run of name characters
+    ends with at an audio extension (``PTT-20241202-WA0002.opus`` in ``…: PTT-….opus (file``)."""
+    found = []
+    for run in _NAME_RUN.finditer(text):
+        word = run.group()
+        end = 0
+        for extension in _AUDIO_END.finditer(word):
+            if extension.start() > 0:  # a name before the dot
+                end = extension.end()
+        if end:
+            found.append(word[:end])
+    return found
+
+
 # Compared without spaces and dots ("p. m." is "pm", Persian "ب.ظ" is "بظ").
 _PM = frozenset({"pm", "p", "nachm", "ip", "下午", "午後", "오후", "μμ", "م", "بظ", "ч"})
 _AM = frozenset({"am", "a", "vorm", "ap", "上午", "午前", "오전", "πμ", "ص", "قظ"})
@@ -182,7 +202,7 @@ def parse_chat(text: str, name: str = "") -> Chat:
             bodies[-1].append(line)
     hints = []
     for header, body in zip(headers, bodies, strict=True):
-        for attached in _ATTACHMENT.findall("\n".join(body)):
+        for attached in find_attachments("\n".join(body)):
             note = parse_note_name(attached)
             if note is not None:
                 hints.append((header.raw, note.when.date()))

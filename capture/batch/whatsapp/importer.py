@@ -38,6 +38,12 @@ class ImportReport:
     missing: tuple[str, ...] = ()
     chats: tuple[str, ...] = field(default=())
     unattributed: tuple[str, ...] = ()
+    #: Archive members that could not be read, with why (the rest was imported).
+    unreadable: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def all_ok(self) -> bool:
+        return self.batch.all_ok and not self.unreadable
 
 
 def _keep_original(
@@ -121,8 +127,16 @@ def import_whatsapp(
             )
         if on_plan is not None:
             on_plan(plan)
+        # A note copied out of an archive is named as the archive's member, not as its copy.
+        from_archive = source.suffix.lower() == ".zip" and not source.is_dir()
         jobs = [
-            ConversionJob(p.note.path, out_dir / p.target_name, note_tags(p)) for p in plan.notes
+            ConversionJob(
+                p.note.path,
+                out_dir / p.target_name,
+                note_tags(p),
+                label=f"{source.name}: {p.note.original_name}" if from_archive else "",
+            )
+            for p in plan.notes
         ]
         if to == "mp3":
             batch = convert_batch(
@@ -136,6 +150,7 @@ def import_whatsapp(
             plan.missing,
             tuple(c.name for c in contents.chats),
             plan.unattributed,
+            contents.unreadable,
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
