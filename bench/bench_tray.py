@@ -11,6 +11,7 @@ On the headless rig (Xvfb, trayer, a private D-Bus session with dunst, PulseAudi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
@@ -94,18 +95,21 @@ class Tray:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # dbus-daemon, dunst and loopcap: one group to stop
         )
 
     @property
     def pid(self) -> int:
-        return int((self.runtime / "instance.lock").read_text().strip())
+        """The loopcap process itself, as the running instance records it."""
+        return int((self.runtime / "instance.pid").read_text().strip())
 
     def stop(self) -> None:
         try:
             os.kill(self.pid, signal.SIGTERM)
             self.proc.wait(20)
         except (OSError, ValueError, subprocess.TimeoutExpired):
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the group this run started
             self.proc.wait()
 
 

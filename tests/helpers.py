@@ -49,14 +49,10 @@ def wait_for_event(events: queue.Queue[Any], kind: type[E], timeout: float = 30)
 
 def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 5) -> None:
     """Stop a process this run started, by its PID: SIGTERM, then SIGKILL after ``timeout``."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    from capture.processes import stop_process as stop
+
+    if proc is not None:
+        stop(proc, grace=timeout)
 
 
 @dataclass
@@ -106,12 +102,14 @@ class Loopcap:
         )
 
     def wait_until_recording(self, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-        """Until ``proc`` (a ``loopcap record``) has written its first audio to its session:
-        a loaded machine may take seconds to start it, and what plays before is not recorded."""
+        """Until ``proc`` (a ``loopcap record``) has written its first audio or video to its
+        session: a loaded machine may take seconds to start it, and what happens before is not
+        recorded."""
 
         def recording() -> bool:
             assert proc.poll() is None, f"loopcap exited early: {proc.communicate()[1]}"
-            return any(p.stat().st_size > 0 for p in self.sessions.glob("*/audio.pcm"))
+            written = [*self.sessions.glob("*/audio.pcm"), *self.sessions.glob("*/video.mp4")]
+            return any(p.stat().st_size > 0 for p in written)
 
         wait_until(recording, timeout, "the recording to start")
 

@@ -157,7 +157,8 @@ def test_sigint_finalizes_a_complete_file(
 ) -> None:
     output = tmp_path / "stopped.flac"
     proc = loopcap.start("record", "--audio-only", "-o", str(output))
-    time.sleep(3.0)
+    loopcap.wait_until_recording(proc)
+    time.sleep(2.5)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)

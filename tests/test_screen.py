@@ -204,7 +204,8 @@ def test_window_closed_mid_recording_keeps_recording_and_warns_once(
             "record", "--window", "closing", "--no-audio", "--fps", "10", "--duration", "2.5",
             "-o", str(output), env=desktop.env,
         )  # fmt: skip
-        time.sleep(1.0)
+        loopcap.wait_until_recording(proc)
+        time.sleep(0.5)
         window.close()
         _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
