@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from capture.audio._apps import AppFilter, AppInfo
 from capture.audio._clock import ClockAligner
 from capture.audio._types import Backend, SourceInfo, Stream, StreamLost
 from capture.errors import AudioSourceError
@@ -25,7 +26,16 @@ from capture.errors import AudioSourceError
 if TYPE_CHECKING:
     from capture.audio._types import Frames
 
-__all__ = ["AudioBlock", "LoopbackSource", "SourceEvent", "SourceInfo", "list_sources"]
+__all__ = [
+    "AppFilter",
+    "AppInfo",
+    "AudioBlock",
+    "LoopbackSource",
+    "SourceEvent",
+    "SourceInfo",
+    "list_apps",
+    "list_sources",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +81,26 @@ def list_sources(backend: Backend | None = None) -> list[SourceInfo]:
         raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
 
 
+def list_apps(backend: Backend | None = None) -> list[AppInfo]:
+    """The applications playing sound now, or AudioSourceError saying why they cannot be seen."""
+    try:
+        return (backend or default_backend()).list_apps()
+    except StreamLost as exc:
+        raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
+
+
 class LoopbackSource:
-    """Reads one loopback source until closed; use as a context manager."""
+    """Reads one loopback source until closed; use as a context manager.
+
+    With ``app``, only that application's sound (every stream it opens, as they come and go),
+    or with ``AppFilter(name, exclude=True)`` all sound but that app's.
+    """
 
     def __init__(
         self,
         spec: str = "",
         *,
+        app: AppFilter | None = None,
         samplerate: int = 48000,
         channels: int = 2,
         block_ms: int = 40,
@@ -88,6 +111,7 @@ class LoopbackSource:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
+        self.app = app
         self.samplerate = samplerate
         self.channels = channels
         self.block_frames = max(1, samplerate * block_ms // 1000)
@@ -103,18 +127,19 @@ class LoopbackSource:
         self._failure: AudioSourceError | None = None
         self.aligner: ClockAligner | None = None
         self.info: SourceInfo | None = None
+        #: With an app: how many of its streams played when the source opened (0: none yet).
+        self.app_streams_at_start: int | None = None
 
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> SourceInfo:
         """Open the source (errors are raised here) and start reading."""
         try:
-            stream = self._backend.open(
-                self.spec, self.samplerate, self.channels, self.block_frames
-            )
+            stream = self._open()
         except StreamLost as exc:
             raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
         self.info = getattr(stream, "source", None) or SourceInfo(self.spec, self.spec)
+        self.app_streams_at_start = getattr(stream, "matching_now", None)
         # The clock starts when audio can flow, not when we asked for it.
         self.aligner = ClockAligner(self.samplerate, self._clock(), self._gap_threshold)
         self._thread = threading.Thread(
@@ -122,6 +147,13 @@ class LoopbackSource:
         )
         self._thread.start()
         return self.info
+
+    def _open(self) -> Stream:
+        if self.app is None:  # backends without per-app capture keep working as they were
+            return self._backend.open(self.spec, self.samplerate, self.channels, self.block_frames)
+        return self._backend.open(
+            self.spec, self.samplerate, self.channels, self.block_frames, self.app
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -157,9 +189,7 @@ class LoopbackSource:
         last_error = ""
         while not self._stop.is_set():
             try:
-                stream = self._backend.open(
-                    self.spec, self.samplerate, self.channels, self.block_frames
-                )
+                stream = self._open()
             except (StreamLost, AudioSourceError) as exc:
                 last_error = str(exc)
             else:

@@ -1,0 +1,126 @@
+"""Per-application capture, the pure logic: which streams are followed, and how they are mixed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from capture.audio._apps import (
+    LEAD_IN_MARGIN_MS,
+    AppFilter,
+    AppInfo,
+    StreamMixer,
+    Timeline,
+    best_match,
+    group_apps,
+)
+
+RATE = 48000
+BLOCK = 1920  # 40 ms
+
+
+def test_an_app_is_matched_by_name_or_executable_in_any_case() -> None:
+    whatsapp = AppFilter("whatsapp")
+    assert whatsapp.follows("WhatsApp", "")
+    assert whatsapp.follows("Chromium", "whatsapp-for-linux")
+    assert not whatsapp.follows("Chromium", "chromium")
+    assert not whatsapp.follows("", "")
+
+
+def test_exclude_follows_everything_but_the_app() -> None:
+    not_music = AppFilter("spotify", exclude=True)
+    assert not not_music.follows("Spotify", "spotify")
+    assert not_music.follows("WhatsApp", "")
+    assert not_music.describe() == "all sound but spotify"
+
+
+def test_the_filter_travels_to_the_worker_as_arguments() -> None:
+    for app in (AppFilter("Chromium"), AppFilter("x y", exclude=True)):
+        assert AppFilter.from_args(app.as_args()) == app
+    assert AppFilter.from_args([]) is None
+    with pytest.raises(ValueError, match="name"):
+        AppFilter("  ")
+
+
+def test_apps_are_listed_once_with_their_number_of_streams() -> None:
+    streams = [
+        AppInfo("Chromium", "chromium", 10),
+        AppInfo("paplay", "paplay", 20),
+        AppInfo("Chromium", "chromium", 10),
+    ]
+    assert group_apps(streams) == [
+        AppInfo("Chromium", "chromium", 10, 2),
+        AppInfo("paplay", "paplay", 20, 1),
+    ]
+
+
+def test_timeline_adds_and_forgets() -> None:
+    line = Timeline(1)
+    line.add(10, np.full((5, 1), 3, dtype=np.int16))
+    line.add(12, np.full((5, 1), 1, dtype=np.int16))
+    assert line.get(9, 18)[:, 0].tolist() == [0, 3, 3, 4, 4, 4, 1, 1, 0]
+    line.drop_before(13)
+    line.add(0, np.full((14, 1), 7, dtype=np.int16))  # only its last frame is still ahead
+    assert line.get(12, 15)[:, 0].tolist() == [0, 11, 4]
+
+
+def test_best_match_finds_a_piece_inside_a_louder_mix() -> None:
+    rng = np.random.default_rng(3)
+    piece = rng.normal(size=2000)
+    mix = rng.normal(size=9000) * 0.5
+    mix[3210:5210] += piece
+    at, score = best_match(mix, piece)
+    assert at == 3210
+    assert score > 0.8
+
+
+def _noise(frames: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(-8000, 8000, size=(frames, 2))).astype(np.int16)
+
+
+def _run(mixer: StreamMixer, mix: np.ndarray, app: dict[int, np.ndarray], late: int) -> np.ndarray:
+    """Feed the mix in 10 ms fragments; the app's stream (key 1) appears at its start, and its
+    recorder catches it only ``late`` frames later, as on a real server."""
+    out = []
+    frag = 480
+    ((start, sound),) = app.items()
+    for pos in range(0, len(mix), frag):
+        if start <= pos < start + frag:
+            mixer.stream_appeared(1)  # the server's event comes before the mix that holds it
+        mixer.on_mix(mix[pos : pos + frag])
+        begin = max(pos, start + late) - start
+        end = min(pos + frag - start, len(sound))
+        if end > begin and pos + frag > start + late:
+            mixer.on_stream(1, sound[begin:end])
+        while (block := mixer.pop_block()) is not None:
+            out.append(block)
+    return np.concatenate(out)
+
+
+def test_a_new_stream_is_whole_from_its_first_sample_though_caught_late() -> None:
+    """10 ms of the stream is missed by its recorder; the mix supplies it, sample-exact."""
+    seconds = 3
+    sound = _noise(RATE, seed=1)
+    start = RATE  # it starts 1 s in
+    mix = np.zeros((seconds * RATE, 2), dtype=np.int16)
+    mix[start : start + len(sound)] = sound
+    mixer = StreamMixer(RATE, 2, BLOCK)
+    out = _run(mixer, mix, {start: sound}, late=480)
+    assert len(out) == len(mix) - len(mix) % BLOCK - mixer.delay_frames // BLOCK * BLOCK - BLOCK
+    assert np.array_equal(out[start : start + len(sound)], sound)
+    assert not out[:start].any()
+    assert mixer.lead_ins and mixer.lead_ins[0] >= 480
+
+
+def test_other_sound_stays_out_except_in_the_lead_in() -> None:
+    sound = _noise(RATE, seed=1)
+    other = _noise(3 * RATE, seed=2)
+    start = RATE
+    mix = other.astype(np.int32)
+    mix[start : start + len(sound)] += sound
+    mixer = StreamMixer(RATE, 2, BLOCK)
+    out = _run(mixer, np.clip(mix, -32768, 32767).astype(np.int16), {start: sound}, late=0)
+    # Caught at once: of the other app, at most the 5 ms margin in front of it.
+    assert not out[: start - LEAD_IN_MARGIN_MS * RATE // 1000].any()
+    assert np.array_equal(out[start : start + len(sound)], sound)
