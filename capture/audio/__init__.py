@@ -60,7 +60,7 @@ class AudioBlock:
 
 @dataclass(frozen=True, slots=True)
 class SourceEvent:
-    """Something happened to the source: "lost", "reconnected" or "gave-up"."""
+    """Something happened to the source: "lost", "reconnected", "gave-up" or "switched"."""
 
     kind: str
     message: str
@@ -129,6 +129,7 @@ class LoopbackSource:
         self.info: SourceInfo | None = None
         #: With an app: how many of its streams played when the source opened (0: none yet).
         self.app_streams_at_start: int | None = None
+        self._switch = threading.Event()
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -169,8 +170,19 @@ class LoopbackSource:
 
     # -- the reader thread: read, stamp, hand over; nothing else ------------------------------
 
+    def follow_app(self, app: AppFilter | None) -> None:
+        """Record ``app`` from now on (None: all sound); the clock goes on, the switch is
+        silence. Takes effect on the reader thread within a block or so."""
+        self.app = app
+        self._switch.set()
+
     def _read_loop(self, stream: Stream | None) -> None:
         while stream is not None and not self._stop.is_set():
+            if self._switch.is_set():
+                self._switch.clear()
+                stream.close()
+                stream = self._reconnect(switching=True)
+                continue
             try:
                 data = stream.read()
             except StreamLost as exc:
@@ -183,7 +195,7 @@ class LoopbackSource:
         if stream is not None:
             stream.close()
 
-    def _reconnect(self) -> Stream | None:
+    def _reconnect(self, *, switching: bool = False) -> Stream | None:
         deadline = self._clock() + self._reconnect_timeout
         delay = FIRST_RETRY_S
         last_error = ""
@@ -193,7 +205,12 @@ class LoopbackSource:
             except (StreamLost, AudioSourceError) as exc:
                 last_error = str(exc)
             else:
-                self._event("reconnected", "audio source is back; the gap was filled with silence")
+                if switching:
+                    self.info = getattr(stream, "source", None) or self.info
+                    self._event("switched", f"now recording {self.describe_app()}")
+                else:
+                    message = "audio source is back; the gap was filled with silence"
+                    self._event("reconnected", message)
                 return stream
             remaining = deadline - self._clock()
             if remaining <= 0:
@@ -208,6 +225,9 @@ class LoopbackSource:
             self._failure = AudioSourceError(message)
             self._event("gave-up", message)
         return None
+
+    def describe_app(self) -> str:
+        return self.app.describe() if self.app is not None else "all sound"
 
     def _event(self, kind: str, message: str) -> None:
         log.warning("%s", message)

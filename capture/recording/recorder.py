@@ -65,7 +65,7 @@ from capture.paths import sessions_dir
 from capture.settings import Settings
 
 if TYPE_CHECKING:
-    from capture.audio import AudioBlock, LoopbackSource, SourceEvent
+    from capture.audio import AppFilter, AudioBlock, LoopbackSource, SourceEvent
     from capture.audio._types import Backend, SourceInfo
     from capture.notes.service import ClipFormat, NoteService
     from capture.recording.session import RecordingSession
@@ -295,9 +295,12 @@ class Recorder:
         with self._lock:
             if self._source is not None and self._source.info is not None:
                 return self._source.info
+            from capture.settings import app_filter
+
             audio = self.settings.audio
             source = LoopbackSource(
                 audio.source,
+                app=app_filter(audio),
                 samplerate=audio.samplerate,
                 channels=audio.channels,
                 block_ms=audio.block_ms,
@@ -316,6 +319,27 @@ class Recorder:
             if self.state is State.IDLE:
                 self._set_state(State.LISTENING)
             return info
+
+    @property
+    def app(self) -> AppFilter | None:
+        """The application followed (None: all sound)."""
+        from capture.settings import app_filter
+
+        return app_filter(self.settings.audio)
+
+    def follow_app(self, app: AppFilter | None) -> None:
+        """Record ``app`` from now on (None: all sound), also on a running source."""
+        import dataclasses
+
+        audio = dataclasses.replace(
+            self.settings.audio,
+            app=app.name if app is not None and not app.exclude else "",
+            exclude_app=app.name if app is not None and app.exclude else "",
+        )
+        with self._lock:
+            self.settings = dataclasses.replace(self.settings, audio=audio)
+            if self._source is not None:
+                self._source.follow_app(app)
 
     def _pump_loop(self) -> None:
         source = self._source
