@@ -42,8 +42,12 @@ CLIENT_NAME = "loopcap"
 
 
 def _pulsectl() -> Any:
-    import pulsectl
-
+    try:
+        import pulsectl
+    except ImportError as exc:
+        raise AudioSourceError(
+            "recording one application needs the Python package pulsectl (pip install pulsectl)"
+        ) from exc
     return pulsectl
 
 
