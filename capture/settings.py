@@ -371,7 +371,7 @@ def remember_app(app: AppFilter | None, path: Path | None = None) -> Path:
     """
     import tomli_w
 
-    from capture.atomic import write_atomically
+    from capture.recording.atomic import write_atomically
 
     path = path or settings_path()
     try:

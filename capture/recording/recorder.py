@@ -321,6 +321,11 @@ class Recorder:
             return info
 
     @property
+    def app_streams_at_start(self) -> int | None:
+        """With an app: how many of its streams played when listening began (0: none yet)."""
+        return self._source.app_streams_at_start if self._source is not None else None
+
+    @property
     def app(self) -> AppFilter | None:
         """The application followed (None: all sound)."""
         from capture.settings import app_filter

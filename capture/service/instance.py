@@ -230,7 +230,7 @@ class LoopcapService:
             return {"ok": True, "path": str(self.stop_recording())}
         if command == "listen-to":
             name = request.get("app")
-            if not isinstance(name, str) or len(name) > 200:
+            if not isinstance(name, str) or not name.strip() or len(name) > 200:
                 raise UsageError("listen-to takes an application's name, or 'all'")
             return {"ok": True, "following": self.listen_to(name)}
         raise UsageError(f"unknown command '{command}'")
