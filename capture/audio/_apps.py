@@ -165,7 +165,7 @@ SEARCH_MS = 60
 #: The most of the mix taken in front of a new stream (its attach time, measured 0-11 ms).
 MAX_LEAD_IN_MS = 100
 #: How far before the mix position at a stream's appearance its lead-in starts.
-LEAD_IN_MARGIN_MS = 5
+LEAD_IN_MARGIN_MS = 20
 #: Output runs this far behind the mix, so a new stream is placed before its place is written.
 DELAY_MS = 300
 #: The mix kept for lead-ins and alignment.
@@ -207,17 +207,24 @@ class StreamMixer:
         self.mix_position += len(frames)
         self.mix.drop_before(self.mix_position - self._ms(HISTORY_MS))
 
-    def stream_appeared(self, key: object, *, lead_in: bool = True) -> None:
-        """A stream of the app exists now (``lead_in``: it may have started playing already)."""
-        self._segments[key] = _Segment(self.mix_position, lead_in=lead_in)
+    def stream_appeared(
+        self, key: object, *, lead_in: bool = True, mix_now: int | None = None
+    ) -> None:
+        """A stream of the app exists now (``lead_in``: it may have started playing already);
+        ``mix_now``: the mix frames arrived at that moment (default: all fed so far)."""
+        now = self.mix_position if mix_now is None else mix_now
+        self._segments[key] = _Segment(now, lead_in=lead_in)
 
-    def on_stream(self, key: object, frames: Frames) -> None:
+    def on_stream(self, key: object, frames: Frames, mix_at_arrival: int | None = None) -> None:
+        """Frames of a followed stream; ``mix_at_arrival``: how many mix frames had arrived when
+        they did (default: all fed so far), which places them when nothing else can."""
+        arrival = self.mix_position if mix_at_arrival is None else mix_at_arrival
         segment = self._segments.get(key)
         if segment is None:
             segment = self._segments[key] = _Segment(self.mix_position, lead_in=False)
         if segment.offset is not None:
             expected = segment.offset + segment.received
-            arrived = self.mix_position - len(frames)
+            arrived = arrival - len(frames)
             if arrived - expected > self._ms(RESYNC_MS):
                 # The stream was paused: what comes now plays now, not right after its last data.
                 segment = self._segments[key] = _Segment(self.mix_position, lead_in=False)
@@ -227,7 +234,7 @@ class StreamMixer:
                 return
         if not segment.chunks:
             # It arrived with the mix of the same moment, so it ends about where the mix ends.
-            segment.arrival_mix_frame = self.mix_position - len(frames)
+            segment.arrival_mix_frame = arrival - len(frames)
         segment.chunks.append(frames)
         segment.received += len(frames)
         if segment.received >= self.align_frames:
@@ -269,7 +276,7 @@ class StreamMixer:
         segment.offset = offset
         if segment.lead_in:
             # The mix arrives a fragment behind real time, so the stream's first sound lands at
-            # or after where the mix was when it appeared; 5 ms cover the event's own latency.
+            # or after where the mix was when it appeared; 20 ms cover the event's own latency.
             lead_start = max(
                 segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS), self.mix.start
             )

@@ -106,7 +106,8 @@ class _Recorder:
         samplerate: int,
         channels: int,
         sink_input: int | None,
-        sink: list[Frames],
+        sink: list[tuple[Frames, int]],
+        mix_counter: list[int],
     ) -> None:
         from pulsectl import _pulsectl as c
 
@@ -114,6 +115,10 @@ class _Recorder:
         self._channels = channels
         self._frame_bytes = 2 * channels
         self._sink = sink
+        # Mix frames arrived so far, shared by all recorders: each chunk is stamped with it on
+        # arrival, so a late-running loop still knows which chunks came together.
+        self._mix_counter = mix_counter
+        self._is_mix = sink_input is None
         self._partial = b""
         spec = c.PA_SAMPLE_SPEC(format=PA_SAMPLE_S16LE, rate=samplerate, channels=channels)
         props = c.pa.proplist_from_string(OWN_PROPERTIES)
@@ -158,9 +163,10 @@ class _Recorder:
         whole = len(raw) - len(raw) % self._frame_bytes
         self._partial = raw[whole:]
         if whole:
-            self._sink.append(
-                np.frombuffer(raw[:whole], dtype="<i2").reshape(-1, self._channels).copy()
-            )
+            frames = np.frombuffer(raw[:whole], dtype="<i2").reshape(-1, self._channels).copy()
+            if self._is_mix:
+                self._mix_counter[0] += len(frames)
+            self._sink.append((frames, self._mix_counter[0]))
 
     def close(self) -> None:
         if self._stream is None:
@@ -188,8 +194,9 @@ class PulseAppStream:
         self._channels = channels
         self._pulse = _connect()
         self._mixer = StreamMixer(samplerate, channels, block_frames)
-        self._mix_data: list[Frames] = []
-        self._followed: dict[int, tuple[_Recorder, list[Frames]]] = {}
+        self._mix_data: list[tuple[Frames, int]] = []
+        self._mix_counter = [0]
+        self._followed: dict[int, tuple[_Recorder, list[tuple[Frames, int]]]] = {}
         self._events: deque[Any] = deque()
         self._ready: deque[Frames] = deque()
         try:
@@ -212,7 +219,9 @@ class PulseAppStream:
         mix = pick_source(monitors, spec)
         what = self.app.describe()
         self.source = SourceInfo(f"app:{what}", f"{what} (on {mix.name})", mix.is_default)
-        self._mix = _Recorder(pulse, mix.id, self._samplerate, self._channels, None, self._mix_data)
+        self._mix = _Recorder(
+            pulse, mix.id, self._samplerate, self._channels, None, self._mix_data, self._mix_counter
+        )
         pulse.event_mask_set("sink_input")
         pulse.event_callback_set(self._on_event)
         # Streams already playing are followed from now; what they played before is the past.
@@ -224,14 +233,14 @@ class PulseAppStream:
     # -- server events -------------------------------------------------------------------------
 
     def _on_event(self, event: Any) -> None:
-        self._events.append((event, self._mixer.mix_position))
+        self._events.append((event, self._mix_counter[0]))  # where the mix was at that moment
         # Asking the server about the stream needs the loop: stop it, handle, resume.
         raise _pulsectl().PulseLoopStop
 
     def _handle_events(self) -> None:
         pulsectl = _pulsectl()
         while self._events:
-            event, _ = self._events.popleft()
+            event, mix_at_event = self._events.popleft()
             index = event.index
             if event.t == "remove":
                 self._unfollow(index)
@@ -242,16 +251,19 @@ class PulseAppStream:
                 sink_input = self._pulse.sink_input_info(index)
             except pulsectl.PulseIndexError:
                 continue  # gone again already
-            self._follow(sink_input, lead_in=event.t == "new")
+            self._follow(sink_input, lead_in=event.t == "new", mix_now=mix_at_event)
 
-    def _follow(self, sink_input: Any, *, lead_in: bool) -> None:
+    def _follow(self, sink_input: Any, *, lead_in: bool, mix_now: int | None = None) -> None:
         if _is_ours(sink_input) or not self.app.follows(*names_of(sink_input)):
             return
         index = int(sink_input.index)
         monitor = self._pulse.sink_info(sink_input.sink).monitor_source_name
-        data: list[Frames] = []
-        self._mixer.stream_appeared(index, lead_in=lead_in)
-        recorder = _Recorder(self._pulse, monitor, self._samplerate, self._channels, index, data)
+        data: list[tuple[Frames, int]] = []
+        appeared = self._mix_counter[0] if mix_now is None else mix_now
+        self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared)
+        recorder = _Recorder(
+            self._pulse, monitor, self._samplerate, self._channels, index, data, self._mix_counter
+        )
         self._followed[index] = (recorder, data)
 
     def _unfollow(self, index: int) -> None:
@@ -266,12 +278,12 @@ class PulseAppStream:
 
     def _move_data(self) -> None:
         # The mix first: a stream's data is placed relative to the mix that arrived with it.
-        for frames in self._mix_data:
+        for frames, _ in self._mix_data:
             self._mixer.on_mix(frames)
         self._mix_data.clear()
         for index, (_, data) in self._followed.items():
-            for frames in data:
-                self._mixer.on_stream(index, frames)
+            for frames, mix_at_arrival in data:
+                self._mixer.on_stream(index, frames, mix_at_arrival)
             data.clear()
         while (block := self._mixer.pop_block()) is not None:
             self._ready.append(block)
