@@ -109,12 +109,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("cpu", "lost"), help="run one of the two parts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-perapp-") as tmp:
         folder = Path(tmp)
-        with pulse_rig(folder / "pulse") as rig:
-            cpu_ratio(rig, folder, args.seconds, args.rounds)
-        for kind in ("pulseaudio", "pipewire"):
+        if args.only != "lost":
+            with pulse_rig(folder / "pulse") as rig:
+                cpu_ratio(rig, folder, args.seconds, args.rounds)
+        for kind in ("pulseaudio", "pipewire") if args.only != "cpu" else ():
             with pulse_rig(folder / f"{kind}-lost", kind=kind) as rig:
                 lost = lost_at_start(rig, folder)
             shown = ", ".join(f"{ms:.1f}" for ms in lost)

@@ -142,10 +142,6 @@ def test_each_new_stream_is_caught_from_its_first_50_ms(
         rest[max(0, offset) : offset + len(voice)] = 0  # the next search finds another one
     for _, score, head in found:
         assert score >= 0.99, found
-        if server.kind == "pipewire" and head < 0.99:
-            # Known gap: on PipeWire the splice of the mix's lead-in and the stream is not yet
-            # sample-exact (first 50 ms correlate 0.88-0.94 there; PulseAudio 1.0).
-            pytest.xfail(f"PipeWire: the first 50 ms is only partly right: {found}")
         assert head >= 0.99, f"the first 50 ms is missing: {found}"
     assert len({at // RATE for at, _, _ in found}) == 3, f"three separate sounds: {found}"
 

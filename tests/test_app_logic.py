@@ -79,19 +79,26 @@ def _noise(frames: int, seed: int) -> np.ndarray:
     return (rng.uniform(-8000, 8000, size=(frames, 2))).astype(np.int16)
 
 
-def _run(mixer: StreamMixer, mix: np.ndarray, app: dict[int, np.ndarray], late: int) -> np.ndarray:
+def _run(
+    mixer: StreamMixer,
+    mix: np.ndarray,
+    app: dict[int, np.ndarray],
+    late: int,
+    ahead: int = 0,
+) -> np.ndarray:
     """Feed the mix in 10 ms fragments; the app's stream (key 1) appears at its start, and its
-    recorder catches it only ``late`` frames later, as on a real server."""
+    recorder catches it only ``late`` frames later, as on a real server; with ``ahead``, the
+    stream's data arrives that many frames before the mix of the same moment (PipeWire)."""
     out = []
     frag = 480
     ((start, sound),) = app.items()
     for pos in range(0, len(mix), frag):
-        if start <= pos < start + frag:
+        if start <= pos + ahead < start + frag:
             mixer.stream_appeared(1)  # the server's event comes before the mix that holds it
         mixer.on_mix(mix[pos : pos + frag])
-        begin = max(pos, start + late) - start
-        end = min(pos + frag - start, len(sound))
-        if end > begin and pos + frag > start + late:
+        begin = max(pos + ahead, start + late) - start
+        end = min(pos + ahead + frag - start, len(sound))
+        if end > begin and pos + ahead + frag > start + late:
             mixer.on_stream(1, sound[begin:end])
         while (block := mixer.pop_block()) is not None:
             out.append(block)
@@ -107,7 +114,9 @@ def test_a_new_stream_is_whole_from_its_first_sample_though_caught_late() -> Non
     mix[start : start + len(sound)] = sound
     mixer = StreamMixer(RATE, 2, BLOCK)
     out = _run(mixer, mix, {start: sound}, late=480)
-    assert len(out) == len(mix) - len(mix) % BLOCK - mixer.delay_frames // BLOCK * BLOCK - BLOCK
+    # One output frame per mix frame (length = wall time), the content delay_frames later.
+    assert len(mix) - BLOCK < len(out) <= len(mix)
+    out = out[mixer.delay_frames :]
     assert np.array_equal(out[start : start + len(sound)], sound)
     assert not out[:start].any()
     assert mixer.lead_ins and mixer.lead_ins[0] >= 480
@@ -121,6 +130,18 @@ def test_other_sound_stays_out_except_in_the_lead_in() -> None:
     mix[start : start + len(sound)] += sound
     mixer = StreamMixer(RATE, 2, BLOCK)
     out = _run(mixer, np.clip(mix, -32768, 32767).astype(np.int16), {start: sound}, late=0)
+    out = out[mixer.delay_frames :]
     # Caught at once: of the other app, at most the 5 ms margin in front of it.
     assert not out[: start - LEAD_IN_MARGIN_MS * RATE // 1000].any()
+    assert np.array_equal(out[start : start + len(sound)], sound)
+
+
+def test_a_stream_whose_data_runs_ahead_of_the_mix_is_placed_exactly() -> None:
+    """On PipeWire a stream's data arrives up to ~100 ms before the mix that holds it."""
+    sound = _noise(RATE, seed=4)
+    start = RATE
+    mix = np.zeros((3 * RATE, 2), dtype=np.int16)
+    mix[start : start + len(sound)] = sound
+    mixer = StreamMixer(RATE, 2, BLOCK)
+    out = _run(mixer, mix, {start: sound}, late=512, ahead=3000)[mixer.delay_frames :]
     assert np.array_equal(out[start : start + len(sound)], sound)

@@ -160,14 +160,15 @@ class _Segment:
 
 #: How much of a new stream is compared with the mix to place it (100 ms).
 ALIGN_MS = 100
-#: How far from the arrival-time estimate the true place is looked for.
-SEARCH_MS = 60
+#: How far from the arrival-time estimate the true place is looked for (on PipeWire a stream's
+#: data and the mix's arrive up to ~100 ms apart).
+SEARCH_MS = 150
 #: The most of the mix taken in front of a new stream (its attach time, measured 0-11 ms).
-MAX_LEAD_IN_MS = 100
+MAX_LEAD_IN_MS = 50
 #: How far before the mix position at a stream's appearance its lead-in starts.
 LEAD_IN_MARGIN_MS = 20
 #: Output runs this far behind the mix, so a new stream is placed before its place is written.
-DELAY_MS = 300
+DELAY_MS = 450
 #: The mix kept for lead-ins and alignment.
 HISTORY_MS = 1500
 #: A stream whose data stops for this long and resumes (paused, corked) is placed again.
@@ -190,10 +191,15 @@ class StreamMixer:
         self.mix = Timeline(channels)
         self.out = Timeline(channels)
         self.mix_position = 0  # mix frames received so far
-        self.out_position = 0  # output frames handed out so far
-        self._segments: dict[object, _Segment] = {}
-        self.align_frames = self._ms(ALIGN_MS)
         self.delay_frames = self._ms(DELAY_MS)
+        # The output starts ``delay_frames`` of silence early: its first block goes out with
+        # the mix's first, and from then on one output frame per mix frame. Otherwise the
+        # reader would see a first block late by the delay, take it for a gap, fill it with
+        # silence, and then get the delayed audio too: a file longer than wall time.
+        self.out_position = -self.delay_frames  # the mix frame of the next output frame
+        self._segments: dict[object, _Segment] = {}
+        self._gone: list[_Segment] = []  # ended before they could be placed
+        self.align_frames = self._ms(ALIGN_MS)
         #: Per stream, how much of its start was taken from the mix (for the benchmark).
         self.lead_ins: list[int] = []
 
@@ -213,7 +219,12 @@ class StreamMixer:
         """A stream of the app exists now (``lead_in``: it may have started playing already);
         ``mix_now``: the mix frames arrived at that moment (default: all fed so far)."""
         now = self.mix_position if mix_now is None else mix_now
-        self._segments[key] = _Segment(now, lead_in=lead_in)
+        known = self._segments.get(key)
+        if known is not None and known.offset is None:
+            # Its data came before the news of it: keep the data, reach back to now.
+            known.appeared_mix_frame, known.lead_in = min(now, known.appeared_mix_frame), lead_in
+        else:
+            self._segments[key] = _Segment(now, lead_in=lead_in)
 
     def on_stream(self, key: object, frames: Frames, mix_at_arrival: int | None = None) -> None:
         """Frames of a followed stream; ``mix_at_arrival``: how many mix frames had arrived when
@@ -237,13 +248,18 @@ class StreamMixer:
             segment.arrival_mix_frame = arrival - len(frames)
         segment.chunks.append(frames)
         segment.received += len(frames)
-        if segment.received >= self.align_frames:
+        if segment.received >= self.align_frames and self._mix_covers(segment):
             self._align(segment)
+
+    def _mix_covers(self, segment: _Segment) -> bool:
+        """Whether the mix has arrived far enough to hold every place the stream may start."""
+        reach = segment.arrival_mix_frame + self.align_frames + self._ms(SEARCH_MS)
+        return self.mix_position >= reach
 
     def stream_gone(self, key: object) -> None:
         segment = self._segments.pop(key, None)
         if segment is not None and segment.offset is None and segment.chunks:
-            self._align(segment)
+            self._gone.append(segment)  # placed once the mix has caught up with it
 
     # -- output ------------------------------------------------------------------------------
 
@@ -254,12 +270,13 @@ class StreamMixer:
         end = self.out_position + self.block_frames
         if self.mix_position - end < self.delay_frames:
             return None
-        for segment in self._segments.values():
+        for segment in [*self._segments.values(), *self._gone]:
             # A stream too short to be compared in full is placed with what it has, in time.
-            waited = self.mix_position - segment.arrival_mix_frame >= 2 * self.align_frames
-            due = segment.arrival_mix_frame - self._ms(MAX_LEAD_IN_MS) < end
+            waited = self._mix_covers(segment)
+            due = segment.arrival_mix_frame - self._ms(MAX_LEAD_IN_MS + SEARCH_MS) < end
             if segment.offset is None and segment.chunks and (waited or due):
                 self._align(segment)
+        self._gone = [segment for segment in self._gone if segment.offset is None]
         block = np.clip(self.out.get(self.out_position, end), -32768, 32767).astype(np.int16)
         self.out_position = end
         self.out.drop_before(end)
