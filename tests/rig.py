@@ -227,7 +227,15 @@ class PipeWireRig(PulseRig):
             f"channels={CHANNELS}",
             "sink_properties=device.description=VirtualSpeaker",
         )
-        self.pactl("set-default-sink", SINK)
+        # The new sink takes a moment to be usable as the default ("Not supported" before).
+        _wait_for(
+            lambda: (
+                self.pactl("set-default-sink", SINK, check=False) is not None
+                and f"Default Sink: {SINK}" in self.pactl("info")
+            ),
+            10,
+            "the virtual speaker to become the default",
+        )
         self._start_monitor_reader()
 
     def kill(self) -> None:

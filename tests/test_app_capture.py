@@ -52,7 +52,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             ("voice", 0.8, 11),
             ("music", 4.0, 12),
             ("other", 0.8, 13),
-            ("long", 9.0, 14),
+            ("long", 30.0, 14),
         )
     }
 
@@ -81,6 +81,16 @@ def start_recording(
         _, rest = proc.communicate()
         raise AssertionError(f"loopcap did not start: {first} {rest} rc={proc.returncode}")
     return proc
+
+
+def wait_until_attached(rig: PulseRig, timeout: float = 30) -> None:
+    """Until loopcap's capture worker records from this server (its mix stream is there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "loopcap mix" in rig.pactl("list", "source-outputs", check=False):
+            return
+        time.sleep(0.1)
+    raise AssertionError("loopcap did not attach to the sound server")
 
 
 def finish(proc: subprocess.Popen[str], output: Path) -> None:
@@ -192,7 +202,8 @@ def test_the_app_is_found_again_after_the_server_restarts(
             time.sleep(1.0)
             assert proc.poll() is None, "loopcap survives the server's death"
             rig.start()
-            time.sleep(3.0)  # reconnection retries every second at most, then a new worker
+            wait_until_attached(rig)  # reconnection retries every second, then a new worker
+            time.sleep(0.5)
             rig.play(clips["voice"], app="VoiceApp").wait(timeout=10)
             rig.play(clips["other"], app="Someone").wait(timeout=10)
             _, stderr = proc.communicate(timeout=60)

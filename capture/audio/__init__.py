@@ -130,6 +130,11 @@ class LoopbackSource:
         #: With an app: how many of its streams played when the source opened (0: none yet).
         self.app_streams_at_start: int | None = None
         self._switch = threading.Event()
+        # A continuous stream (per-app capture: its worker emits the mix's clock, silence
+        # included) has gaps only when it was lost; a long wait otherwise is a stall of ours,
+        # and filling it would add time when the backlog arrives.
+        self._continuous = False
+        self._interrupted = threading.Event()
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -141,6 +146,7 @@ class LoopbackSource:
             raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
         self.info = getattr(stream, "source", None) or SourceInfo(self.spec, self.spec)
         self.app_streams_at_start = getattr(stream, "matching_now", None)
+        self._continuous = bool(getattr(stream, "continuous", False))
         # The clock starts when audio can flow, not when we asked for it.
         self.aligner = ClockAligner(self.samplerate, self._clock(), self._gap_threshold)
         self._thread = threading.Thread(
@@ -181,12 +187,14 @@ class LoopbackSource:
             if self._switch.is_set():
                 self._switch.clear()
                 stream.close()
+                self._interrupted.set()
                 stream = self._reconnect(switching=True)
                 continue
             try:
                 data = stream.read()
             except StreamLost as exc:
                 stream.close()
+                self._interrupted.set()
                 self._event("lost", f"lost the audio source: {exc}")
                 stream = self._reconnect()
                 continue
@@ -256,9 +264,13 @@ class LoopbackSource:
         except queue.Empty:
             if self._failure is not None:
                 raise self._failure from None
+            if self._continuous and not self._interrupted.is_set():
+                return None  # only late: the backlog will come
             pad = aligner.on_idle(self._clock())
             return self._silence(aligner.position - pad, pad) if pad else None
-        pad = aligner.on_block(arrived_at, len(data))
+        may_have_gap = not self._continuous or self._interrupted.is_set()
+        self._interrupted.clear()
+        pad = aligner.on_block(arrived_at, len(data), may_have_gap=may_have_gap)
         start = aligner.position - len(data)
         block = AudioBlock(data, start, arrived_at)
         if not pad:

@@ -171,8 +171,10 @@ LEAD_IN_MARGIN_MS = 20
 DELAY_MS = 450
 #: The mix kept for lead-ins and alignment.
 HISTORY_MS = 1500
-#: A stream whose data stops for this long and resumes (paused, corked) is placed again.
-RESYNC_MS = 100
+#: A stream whose data comes this much later than its continuation is placed again. Pauses
+#: are told by the server (``stream_resumed``); this only catches one that was not (PipeWire
+#: delivers a stream's data in bursts up to ~150 ms apart from the mix's, so not less).
+RESYNC_MS = 1000
 #: Alignment below this correlation is not trusted; the arrival time places the stream then.
 MIN_CORRELATION = 0.5
 
@@ -237,8 +239,9 @@ class StreamMixer:
             expected = segment.offset + segment.received
             arrived = arrival - len(frames)
             if arrived - expected > self._ms(RESYNC_MS):
-                # The stream was paused: what comes now plays now, not right after its last data.
-                segment = self._segments[key] = _Segment(self.mix_position, lead_in=False)
+                # Paused (corked), or only late (PipeWire delivers in bursts): place it again,
+                # looking from where it would continue to where its arrival says.
+                segment = self._segments[key] = _Segment(expected, lead_in=False)
             else:
                 self.out.add(expected, frames)
                 segment.received += len(frames)
@@ -255,6 +258,15 @@ class StreamMixer:
         """Whether the mix has arrived far enough to hold every place the stream may start."""
         reach = segment.arrival_mix_frame + self.align_frames + self._ms(SEARCH_MS)
         return self.mix_position >= reach
+
+    def stream_resumed(self, key: object, *, mix_now: int | None = None) -> None:
+        """A followed stream plays again after a pause (uncorked): place what comes anew."""
+        segment = self._segments.get(key)
+        if segment is None or segment.offset is None:
+            return
+        now = self.mix_position if mix_now is None else mix_now
+        continuation = segment.offset + segment.received
+        self._segments[key] = _Segment(min(now, continuation), lead_in=False)
 
     def stream_gone(self, key: object) -> None:
         segment = self._segments.pop(key, None)
@@ -289,7 +301,8 @@ class StreamMixer:
 
         data = np.concatenate(segment.chunks)
         segment.chunks = []
-        offset = self._find_in_mix(data, segment.arrival_mix_frame)
+        earliest = segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS)
+        offset = self._find_in_mix(data, segment.arrival_mix_frame, earliest)
         segment.offset = offset
         if segment.lead_in:
             # The mix arrives a fragment behind real time, so the stream's first sound lands at
@@ -304,15 +317,18 @@ class StreamMixer:
                 self.lead_ins.append(offset - lead_start)
         self.out.add(offset, data)
 
-    def _find_in_mix(self, data: Frames, estimate: int) -> int:
-        """Where ``data`` starts in the mix: the best match near ``estimate``, else ``estimate``."""
+    def _find_in_mix(self, data: Frames, estimate: int, earliest: int) -> int:
+        """Where ``data`` starts in the mix: the best match near ``estimate`` (and not before
+        ``earliest``, when the stream appeared), else ``estimate``."""
         import numpy as np
 
         probe = data[: self.align_frames].astype(np.float64).sum(axis=1)
         if not probe.any():
             return estimate
         search = self._ms(SEARCH_MS)
-        lo = max(self.mix.start, estimate - search)
+        # A backlog can arrive long after it played (PipeWire, 260 ms seen): look back to the
+        # stream's appearance too.
+        lo = max(self.mix.start, min(estimate - search, earliest))
         hi = min(self.mix.end, estimate + search + len(probe))
         if hi - lo < len(probe):
             return estimate

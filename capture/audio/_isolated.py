@@ -134,6 +134,8 @@ class IsolatedStream:
         self.source = SourceInfo(**header["source"])
         #: With an app: how many of its streams played when capture started (0: none yet).
         self.matching_now: int | None = header.get("matching")
+        #: Every frame of the timeline comes (late at worst): waiting is not a gap.
+        self.continuous = bool(header.get("continuous", False))
 
     def _read_header(self) -> dict[str, Any]:
         box: list[bytes] = []

@@ -39,6 +39,8 @@ OWN_PROPERTIES = b"application.id=org.PulseAudio.pavucontrol\nmedia.role=product
 #: Each read callback brings about this much: small, so a new stream is placed precisely.
 FRAGMENT_MS = 10
 CLIENT_NAME = "loopcap"
+#: Closed recorders, kept so their ctypes callbacks are never freed under libpulse (a crash).
+_CLOSED: list[_Recorder] = []
 
 
 def _pulsectl() -> Any:
@@ -172,14 +174,21 @@ class _Recorder:
         if self._stream is None:
             return
         c = self._c
+        # No more calls into Python for this stream, whatever libpulse still has queued.
+        c.pa.stream_set_read_callback(self._stream, c.PA_STREAM_REQUEST_CB_T(), None)
         with contextlib.suppress(c.pa.CallError):  # the server removed it already
             c.pa.stream_disconnect(self._stream)
         c.pa.stream_unref(self._stream)
         self._stream = None
+        _CLOSED.append(self)  # its ctypes callback must outlive any call already under way
 
 
 class PulseAppStream:
     """The Stream the worker reads: one app's streams, mixed, on the whole mix's clock."""
+
+    #: Every frame of the mix's clock is emitted (silence when the app is quiet): our own
+    #: record stream of the mix keeps the sink from suspending, so the clock never stops.
+    continuous = True
 
     def __init__(
         self,
@@ -199,6 +208,12 @@ class PulseAppStream:
         self._followed: dict[int, tuple[_Recorder, list[tuple[Frames, int]]]] = {}
         self._events: deque[Any] = deque()
         self._ready: deque[Frames] = deque()
+        # New streams on the mix's sink are recorded from the moment their event arrives, before
+        # we know whose they are (that takes a round trip): kept if they are the app's.
+        self._speculative: dict[int, tuple[_Recorder, list[tuple[Frames, int]]]] = {}
+        self._mix_source = ""
+        self._mix_sink = -1
+        self._corked: dict[int, bool] = {}
         try:
             self._start(spec)
         except _server_errors() as exc:
@@ -217,6 +232,8 @@ class PulseAppStream:
             if s.monitor_of_sink != 0xFFFFFFFF  # PA_INVALID_INDEX: a microphone, not a monitor
         ]
         mix = pick_source(monitors, spec)
+        self._mix_source = mix.id
+        self._mix_sink = int(pulse.get_source_by_name(mix.id).monitor_of_sink)
         what = self.app.describe()
         self.source = SourceInfo(f"app:{what}", f"{what} (on {mix.name})", mix.is_default)
         self._mix = _Recorder(
@@ -234,8 +251,27 @@ class PulseAppStream:
 
     def _on_event(self, event: Any) -> None:
         self._events.append((event, self._mix_counter[0]))  # where the mix was at that moment
+        if event.t == "new" and event.index not in self._speculative:
+            # Attaching needs no answer from the server: do it now, decide later.
+            data: list[tuple[Frames, int]] = []
+            try:
+                recorder = self._recorder(self._mix_source, int(event.index), data)
+            except AudioSourceError:
+                pass  # attached properly once we know the stream's sink
+            else:
+                self._speculative[int(event.index)] = (recorder, data)
         # Asking the server about the stream needs the loop: stop it, handle, resume.
         raise _pulsectl().PulseLoopStop
+
+    def _recorder(self, source: str, index: int, data: list[tuple[Frames, int]]) -> _Recorder:
+        return _Recorder(
+            self._pulse, source, self._samplerate, self._channels, index, data, self._mix_counter
+        )
+
+    def _drop_speculative(self, index: int) -> None:
+        speculative = self._speculative.pop(index, None)
+        if speculative is not None:
+            speculative[0].close()
 
     def _handle_events(self) -> None:
         pulsectl = _pulsectl()
@@ -243,34 +279,56 @@ class PulseAppStream:
             event, mix_at_event = self._events.popleft()
             index = event.index
             if event.t == "remove":
+                self._drop_speculative(index)
                 self._unfollow(index)
+                continue
+            if event.t == "change" and index in self._followed:
+                self._check_resumed(index, mix_at_event)
                 continue
             if event.t not in ("new", "change") or index in self._followed:
                 continue
             try:
                 sink_input = self._pulse.sink_input_info(index)
             except pulsectl.PulseIndexError:
+                self._drop_speculative(index)
                 continue  # gone again already
             self._follow(sink_input, lead_in=event.t == "new", mix_now=mix_at_event)
+            self._drop_speculative(index)  # not the app's, or adopted by _follow
+
+    def _check_resumed(self, index: int, mix_at_event: int) -> None:
+        """A paused (corked) stream that plays again is placed anew, not after its last data."""
+        try:
+            corked = bool(self._pulse.sink_input_info(index).corked)
+        except _pulsectl().PulseIndexError:
+            return
+        if self._corked.get(index) and not corked:
+            self._move_data()  # what it played before the pause, where it belongs
+            self._mixer.stream_resumed(index, mix_now=mix_at_event)
+        self._corked[index] = corked
 
     def _follow(self, sink_input: Any, *, lead_in: bool, mix_now: int | None = None) -> None:
         if _is_ours(sink_input) or not self.app.follows(*names_of(sink_input)):
             return
         index = int(sink_input.index)
-        monitor = self._pulse.sink_info(sink_input.sink).monitor_source_name
-        data: list[tuple[Frames, int]] = []
+        self._corked[index] = bool(sink_input.corked)
         appeared = self._mix_counter[0] if mix_now is None else mix_now
         self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared)
-        recorder = _Recorder(
-            self._pulse, monitor, self._samplerate, self._channels, index, data, self._mix_counter
-        )
-        self._followed[index] = (recorder, data)
+        speculative = self._speculative.pop(index, None)
+        if speculative is not None and int(sink_input.sink) == self._mix_sink:
+            self._followed[index] = speculative  # recording since its event arrived
+            return
+        if speculative is not None:
+            speculative[0].close()
+        monitor = self._pulse.sink_info(sink_input.sink).monitor_source_name
+        data: list[tuple[Frames, int]] = []
+        self._followed[index] = (self._recorder(monitor, index, data), data)
 
     def _unfollow(self, index: int) -> None:
         if index not in self._followed:
             return
         self._move_data()  # what it played up to now, before it is gone
         recorder, _ = self._followed.pop(index)
+        self._corked.pop(index, None)
         recorder.close()
         self._mixer.stream_gone(index)
 
@@ -318,9 +376,10 @@ class PulseAppStream:
         return self._mixer.lead_ins
 
     def close(self) -> None:
-        for recorder, _ in self._followed.values():
+        for recorder, _ in [*self._followed.values(), *self._speculative.values()]:
             recorder.close()
         self._followed.clear()
+        self._speculative.clear()
         mix = getattr(self, "_mix", None)
         if mix is not None:
             mix.close()

@@ -96,6 +96,7 @@ def main(argv: list[str]) -> int:
     header = {"ok": True, "backend": backend.name, "source": dataclasses.asdict(source)}
     if app is not None:
         header["matching"] = getattr(stream, "matching_now", None)
+        header["continuous"] = bool(getattr(stream, "continuous", False))
     _emit(out, header)
     while True:
         try:
