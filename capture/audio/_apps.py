@@ -163,8 +163,10 @@ ALIGN_MS = 100
 #: How far from the arrival-time estimate the true place is looked for (on PipeWire a stream's
 #: data and the mix's arrive up to ~100 ms apart).
 SEARCH_MS = 150
-#: The most of the mix taken in front of a new stream (its attach time, measured 0-11 ms).
-MAX_LEAD_IN_MS = 50
+#: The most of the mix taken in front of a new stream. Attached at its event, a stream misses
+#: nothing on PulseAudio and 5-16 ms on PipeWire (its first quantum); the lead-in also carries
+#: whatever else plays at that instant, so it is kept just above that.
+MAX_LEAD_IN_MS = 25
 #: How far before the mix position at a stream's appearance its lead-in starts.
 LEAD_IN_MARGIN_MS = 20
 #: Output runs this far behind the mix, so a new stream is placed before its place is written.

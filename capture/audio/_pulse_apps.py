@@ -251,7 +251,8 @@ class PulseAppStream:
 
     def _on_event(self, event: Any) -> None:
         self._events.append((event, self._mix_counter[0]))  # where the mix was at that moment
-        if event.t == "new" and event.index not in self._speculative:
+        known = event.index in self._speculative or event.index in self._followed
+        if event.t == "new" and not known:
             # Attaching needs no answer from the server: do it now, decide later.
             data: list[tuple[Frames, int]] = []
             try:
