@@ -42,9 +42,9 @@ WIDTH, HEIGHT = 800, 600
 TRAY_HEIGHT = 32
 # assets/make_icons.py: the idle ring's grey.
 IDLE_GREY = (128, 134, 140)
-# Catch note, Save last 30 s, Save last 2 min | Start audio recording, Start screen recording |
-# Recent recordings, Open recordings folder, Settings, Start at login | Quit
-MENU_ROWS = 10
+# Catch note, Save last 30 s, Save last 2 min, Listen to | Start audio recording, Start screen
+# recording | Recent recordings, Open recordings folder, Settings, Start at login | Quit
+MENU_ROWS = 11
 START_AT_LOGIN_ROW = 8
 CHECK_COLUMN = 24  # px at the left of the menu where GTK draws check boxes
 
@@ -329,7 +329,7 @@ def test_menu_docks_opens_and_saves_the_last_30_seconds(
         pulse.play(clip).wait(timeout=30)
         time.sleep(0.3)
         rows = open_menu(desk)
-        # Catch note, Save last 30 s, Save last 2 min, | Start audio, Start screen, | Recent, ...
+        # Catch note, Save last 30 s, Save last 2 min, Listen to, | Start audio, Start screen, | ...
         desk.xdotool("mousemove", str(WIDTH - 100), str(rows[1]), "click", "1")
         saved = tray.next_saved()
 
