@@ -244,3 +244,34 @@ def test_devices_lists_the_apps_playing(
     music = [app for app in apps if app["name"] == "MusicApp"]
     assert music and music[0]["streams"] == 1 and music[0]["executable"], apps
     assert music[0]["pid"] == player.pid
+
+
+def test_a_real_browser_is_caught_while_another_app_plays(
+    server: PulseRig, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """Headless Chromium plays a note from a page on 127.0.0.1; --app chromium keeps it and
+    leaves out what paplay plays meanwhile."""
+    from tests.browser import CHROMIUM, envelope_match, loudness_envelope, play_chain
+    from tests.rig import speech_wav
+
+    if CHROMIUM is None:
+        pytest.skip("needs chromium (apt install chromium)")
+    note = speech_wav(tmp_path / "note.wav", "This voice note comes from a browser tab.")
+    loopcap = make_loopcap(tmp_path, server.env)
+    output = tmp_path / "browser.wav"
+    proc = start_recording(loopcap, output, 9.0, "--app", "chromium", server=server)
+    music = server.play(clips["long"], app="MusicApp")
+    try:
+        with play_chain([note], server.environ(), lead_s=1.0) as chain:
+            chain.wait(timeout=30)
+            time.sleep(0.3)
+    finally:
+        music.kill()
+    finish(proc, output)
+    recorded = mono(output)
+    offset, score = envelope_match(
+        loudness_envelope(recorded, RATE), loudness_envelope(mono(note), RATE)
+    )
+    assert score > 0.9, f"the browser's note by loudness envelope: {score:.3f} at {offset}"
+    _, music_score = best_alignment(recorded, mono(clips["long"])[: 6 * RATE])
+    assert music_score <= 0.1, f"the other app leaks in: {music_score:.3f}"
