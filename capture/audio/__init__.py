@@ -135,6 +135,7 @@ class LoopbackSource:
         # and filling it would add time when the backlog arrives.
         self._continuous = False
         self._interrupted = threading.Event()
+        self.latency_frames = 0
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -147,6 +148,8 @@ class LoopbackSource:
         self.info = getattr(stream, "source", None) or SourceInfo(self.spec, self.spec)
         self.app_streams_at_start = getattr(stream, "matching_now", None)
         self._continuous = bool(getattr(stream, "continuous", False))
+        #: How far the content runs behind the clock (per-app capture: its placing delay).
+        self.latency_frames = int(getattr(stream, "latency_frames", 0))
         # The clock starts when audio can flow, not when we asked for it.
         self.aligner = ClockAligner(self.samplerate, self._clock(), self._gap_threshold)
         self._thread = threading.Thread(

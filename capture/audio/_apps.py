@@ -153,6 +153,7 @@ class _Segment:
     appeared_mix_frame: int  # the mix position when the stream appeared (lead-in reaches back)
     arrival_mix_frame: int = -1  # where its first data sits by arrival time (± a fragment)
     lead_in: bool = True  # whether the start may be missing and is taken from the mix
+    resumed: bool = False  # continues a stream after a pause: unplaceable means continue it
     chunks: list[Frames] = field(default_factory=list)
     received: int = 0
     offset: int | None = None  # the mix frame of its first recorded frame, once aligned
@@ -167,18 +168,22 @@ SEARCH_MS = 150
 #: nothing on PulseAudio and 5-16 ms on PipeWire (its first quantum); the lead-in also carries
 #: whatever else plays at that instant, so it is kept just above that.
 MAX_LEAD_IN_MS = 25
-#: How far before the mix position at a stream's appearance its lead-in starts.
-LEAD_IN_MARGIN_MS = 20
-#: Output runs this far behind the mix, so a new stream is placed before its place is written.
-DELAY_MS = 450
+#: How far before the mix position at a stream's appearance its lead-in starts: none, since
+#: the mix arrives a fragment behind real time, later than the news of a new stream.
+LEAD_IN_MARGIN_MS = 0
+#: Output runs this far behind the mix, so a new stream is placed before its place is written
+#: (PipeWire sent a new stream's first data 300 ms after its event). The Recorder knows: a
+#: recording takes its audio this much later (``latency_frames``).
+DELAY_MS = 1000
 #: The mix kept for lead-ins and alignment.
-HISTORY_MS = 1500
+HISTORY_MS = 2000
 #: A stream whose data comes this much later than its continuation is placed again. Pauses
 #: are told by the server (``stream_resumed``); this only catches one that was not (PipeWire
 #: delivers a stream's data in bursts up to ~150 ms apart from the mix's, so not less).
 RESYNC_MS = 1000
-#: Alignment below this correlation is not trusted; the arrival time places the stream then.
-MIN_CORRELATION = 0.5
+#: A match is trusted when its correlation stands this far above the others' spread (a
+#: stream's own samples inside a louder mix correlate only 0.2-0.7, but alone in the window).
+MIN_PROMINENCE = 8.0
 
 
 class StreamMixer:
@@ -243,7 +248,7 @@ class StreamMixer:
             if arrived - expected > self._ms(RESYNC_MS):
                 # Paused (corked), or only late (PipeWire delivers in bursts): place it again,
                 # looking from where it would continue to where its arrival says.
-                segment = self._segments[key] = _Segment(expected, lead_in=False)
+                segment = self._segments[key] = _Segment(expected, lead_in=False, resumed=True)
             else:
                 self.out.add(expected, frames)
                 segment.received += len(frames)
@@ -268,7 +273,7 @@ class StreamMixer:
             return
         now = self.mix_position if mix_now is None else mix_now
         continuation = segment.offset + segment.received
-        self._segments[key] = _Segment(min(now, continuation), lead_in=False)
+        self._segments[key] = _Segment(min(now, continuation), lead_in=False, resumed=True)
 
     def stream_gone(self, key: object) -> None:
         segment = self._segments.pop(key, None)
@@ -304,11 +309,14 @@ class StreamMixer:
         data = np.concatenate(segment.chunks)
         segment.chunks = []
         earliest = segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS)
-        offset = self._find_in_mix(data, segment.arrival_mix_frame, earliest)
+        # Unplaceable (silent, or drowned in the mix): a resumed stream goes on where it was;
+        # a new one where its arrival says (on PipeWire that can be off, but it is all there is).
+        fallback = segment.appeared_mix_frame if segment.resumed else segment.arrival_mix_frame
+        offset = self._find_in_mix(data, segment.arrival_mix_frame, earliest, fallback)
         segment.offset = offset
         if segment.lead_in:
             # The mix arrives a fragment behind real time, so the stream's first sound lands at
-            # or after where the mix was when it appeared; 20 ms cover the event's own latency.
+            # or after where the mix was when it appeared.
             lead_start = max(
                 segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS), self.mix.start
             )
@@ -319,28 +327,29 @@ class StreamMixer:
                 self.lead_ins.append(offset - lead_start)
         self.out.add(offset, data)
 
-    def _find_in_mix(self, data: Frames, estimate: int, earliest: int) -> int:
+    def _find_in_mix(self, data: Frames, estimate: int, earliest: int, fallback: int) -> int:
         """Where ``data`` starts in the mix: the best match near ``estimate`` (and not before
-        ``earliest``, when the stream appeared), else ``estimate``."""
+        ``earliest``, when the stream appeared), else ``fallback``."""
         import numpy as np
 
         probe = data[: self.align_frames].astype(np.float64).sum(axis=1)
         if not probe.any():
-            return estimate
+            return fallback
         search = self._ms(SEARCH_MS)
         # A backlog can arrive long after it played (PipeWire, 260 ms seen): look back to the
         # stream's appearance too.
         lo = max(self.mix.start, min(estimate - search, earliest))
         hi = min(self.mix.end, estimate + search + len(probe))
         if hi - lo < len(probe):
-            return estimate
+            return fallback
         mix = self.mix.get(lo, hi).astype(np.float64).sum(axis=1)
-        best, score = best_match(mix, probe)
-        return lo + best if score >= MIN_CORRELATION else estimate
+        best, prominence = best_match(mix, probe)
+        return lo + best if prominence >= MIN_PROMINENCE else fallback
 
 
 def best_match(haystack: Signal, needle: Signal) -> tuple[int, float]:
-    """The offset in ``haystack`` where ``needle`` fits best, and the correlation there.
+    """The offset in ``haystack`` where ``needle`` fits best, and how far that match stands
+    out: its normalized correlation over the spread (standard deviation) of all the others.
 
     Normalized cross-correlation (by FFT); both are mono float arrays, haystack the longer.
     """
@@ -354,4 +363,5 @@ def best_match(haystack: Signal, needle: Signal) -> tuple[int, float]:
     window = np.sqrt(np.maximum(energy[n:] - energy[: m - n + 1], 1e-9))
     scores = dots / (window * np.sqrt(float((needle * needle).sum())))
     best = int(np.argmax(scores))
-    return best, float(scores[best])
+    spread = float(np.std(scores)) if len(scores) > 1 else 0.0
+    return best, float(scores[best]) / spread if spread > 0 else float("inf")

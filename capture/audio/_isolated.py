@@ -136,6 +136,7 @@ class IsolatedStream:
         self.matching_now: int | None = header.get("matching")
         #: Every frame of the timeline comes (late at worst): waiting is not a gap.
         self.continuous = bool(header.get("continuous", False))
+        self.latency_frames = int(header.get("latency_frames", 0))
 
     def _read_header(self) -> dict[str, Any]:
         box: list[bytes] = []

@@ -97,6 +97,7 @@ def main(argv: list[str]) -> int:
     if app is not None:
         header["matching"] = getattr(stream, "matching_now", None)
         header["continuous"] = bool(getattr(stream, "continuous", False))
+        header["latency_frames"] = int(getattr(stream, "latency_frames", 0))
     _emit(out, header)
     while True:
         try:

@@ -159,6 +159,7 @@ class _ActiveRecording:
         self.write_error: OSError | None = None
         #: What stopping gave, for a recording that ended by itself (see Recorder.stop_recording).
         self.outcome: Future[Path] = Future()
+        self.source_latency = 0  # frames the source's content runs behind its clock
 
     def accept(self, block: AudioBlock) -> None:
         if self.clock is not None:
@@ -167,7 +168,11 @@ class _ActiveRecording:
             if self.done.is_set() or self.write_error is not None:
                 return
             if self.next_frame is None:
-                self.next_frame = block.start_frame
+                # A source whose content runs behind its clock (per-app capture places new
+                # streams before handing them out) has played what is due now that much later:
+                # what came before is from before the recording started.
+                lag = self.source_latency if self.clock is None else 0
+                self.next_frame = block.start_frame + lag
                 if self.clock is not None:
                     self.clock.set_start(block.start_frame)
             skip = max(0, self.next_frame - block.start_frame)
@@ -469,7 +474,10 @@ class Recorder:
                 channels=self.settings.audio.channels,
                 overwrite=overwrite,
             )
-            self._recording = _ActiveRecording(session, self._clock(), RecordingKind.AUDIO)
+            recording = _ActiveRecording(session, self._clock(), RecordingKind.AUDIO)
+            source = self._source
+            recording.source_latency = source.latency_frames if source is not None else 0
+            self._recording = recording
             self._set_state(State.RECORDING)
 
     def start_screen_recording(
