@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,61 @@ def test_a_stream_whose_data_runs_ahead_of_the_mix_is_placed_exactly() -> None:
     mixer = StreamMixer(RATE, 2, BLOCK)
     out = _run(mixer, mix, {start: sound}, late=512, ahead=3000)[mixer.delay_frames :]
     assert np.array_equal(out[start : start + len(sound)], sound)
+
+
+# -- Windows and macOS: the parts that need no Windows or macOS --------------------------------
+
+
+def test_windows_process_loopback_needs_build_19041() -> None:
+    from capture.audio._wasapi_apps import process_loopback_supported, require_process_loopback
+    from capture.errors import AudioSourceError
+
+    assert process_loopback_supported(19041) and process_loopback_supported(22631)
+    assert not process_loopback_supported(18363)
+    with pytest.raises(AudioSourceError, match="Windows 10 version 2004"):
+        require_process_loopback(18363)
+
+
+def test_windows_captures_each_matching_process_tree_once() -> None:
+    from capture.audio._wasapi_apps import Process, capture_roots
+
+    processes = [
+        Process(10, "chrome.exe", 1),
+        Process(11, "chrome.exe", 10),  # its audio service: a child, already included
+        Process(20, "WhatsApp.exe", 1),
+        Process(30, "spotify.exe", 1),
+    ]
+    assert [p.pid for p in capture_roots(processes, AppFilter("Chrome"))] == [10]
+    assert [p.pid for p in capture_roots(processes, AppFilter("whatsapp"))] == [20]
+    assert capture_roots(processes, AppFilter("zoom")) == []
+
+
+def test_macos_process_taps_need_14_2_and_match_name_or_bundle_id() -> None:
+    from capture.audio._coreaudio_apps import (
+        RunningApp,
+        matching_apps,
+        parse_version,
+        process_taps_supported,
+        require_process_taps,
+    )
+    from capture.errors import AudioSourceError
+
+    assert parse_version("14.2.1") == (14, 2, 1) and parse_version("") == (0,)
+    assert process_taps_supported((14, 2)) and process_taps_supported((15, 0, 1))
+    assert not process_taps_supported((14, 1, 2))
+    with pytest.raises(AudioSourceError, match=r"macOS 14\.2"):
+        require_process_taps((13, 6))
+    apps = [RunningApp(1, "WhatsApp", "net.whatsapp.WhatsApp"), RunningApp(2, "Music", "")]
+    assert [a.pid for a in matching_apps(apps, AppFilter("net.whatsapp"))] == [1]
+    assert [a.pid for a in matching_apps(apps, AppFilter("whatsapp", exclude=True))] == [2]
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="the capture runs there")
+def test_windows_and_macos_capture_say_plainly_that_it_is_not_there_yet() -> None:
+    from capture.audio._coreaudio_apps import CoreAudioApps
+    from capture.audio._wasapi_apps import WasapiApps
+    from capture.errors import AudioSourceError
+
+    for apps in (WasapiApps(), CoreAudioApps()):
+        with pytest.raises(AudioSourceError, match="one application"):
+            apps.open_app(AppFilter("x"), "", RATE, 2, BLOCK)
