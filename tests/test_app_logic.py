@@ -210,3 +210,20 @@ def test_windows_and_macos_capture_say_plainly_that_it_is_not_there_yet() -> Non
     for apps in (WasapiApps(), CoreAudioApps()):
         with pytest.raises(AudioSourceError, match="one application"):
             apps.open_app(AppFilter("x"), "", RATE, 2, BLOCK)
+
+
+def test_timeline_fed_and_trimmed_for_a_long_time_keeps_every_frame_right() -> None:
+    """The buffer grows, moves and forgets in place: compare with plain arrays."""
+    rng = np.random.default_rng(8)
+    line = Timeline(1)
+    reference = np.zeros(60000, dtype=np.int64)
+    for step in range(400):
+        at = step * 100 + int(rng.integers(-50, 50))
+        frames = rng.integers(-1000, 1000, size=(int(rng.integers(1, 700)), 1)).astype(np.int16)
+        line.add(at, frames)
+        keep_from = max(0, step * 100 - 3000)
+        visible = frames[max(0, line.start - at) :, 0]
+        reference[max(at, line.start) : max(at, line.start) + len(visible)] += visible
+        line.drop_before(keep_from)
+        lo, hi = line.start, line.end
+        assert np.array_equal(line.get(lo, hi)[:, 0], reference[lo:hi]), step

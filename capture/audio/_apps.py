@@ -91,43 +91,68 @@ def group_apps(streams: list[AppInfo]) -> list[AppInfo]:
 
 
 class Timeline:
-    """Frames on the mix's clock (absolute frame numbers), int32 so that streams can be summed."""
+    """Frames on the mix's clock (absolute frame numbers), int32 so that streams can be summed.
+
+    A buffer that grows by doubling and forgets from the front by moving an index: it is fed
+    every 10 ms, so copying it each time would cost more than everything else here.
+    """
 
     def __init__(self, channels: int) -> None:
         import numpy as np
 
         self.channels = channels
-        self.start = 0  # the frame number of data[0]
-        self.data = np.zeros((0, channels), dtype=np.int32)
+        self.start = 0  # the frame number of the first frame kept
+        self._buf = np.zeros((4096, channels), dtype=np.int32)
+        self._lo = 0  # the kept frames are _buf[_lo:_hi]
+        self._hi = 0
 
     @property
     def end(self) -> int:
-        return self.start + len(self.data)
+        return self.start + self._hi - self._lo
+
+    @property
+    def data(self) -> Wide:
+        return self._buf[self._lo : self._hi]
 
     def _grow_to(self, end: int) -> None:
         import numpy as np
 
-        if end > self.end:
-            more = np.zeros((end - self.end, self.channels), dtype=np.int32)
-            self.data = np.concatenate([self.data, more])
+        need = end - self.start
+        if need <= self._hi - self._lo:
+            return
+        if self._lo + need > len(self._buf):
+            kept = self._hi - self._lo
+            if need > len(self._buf):
+                bigger = np.zeros((max(2 * len(self._buf), need), self.channels), dtype=np.int32)
+                bigger[:kept] = self._buf[self._lo : self._hi]
+                self._buf = bigger
+            else:
+                self._buf[:kept] = self._buf[self._lo : self._hi]
+            self._lo, self._hi = 0, kept
+        self._buf[self._hi : self._lo + need] = 0
+        self._hi = self._lo + need
+
+    def _span(self, at: int, count: int) -> tuple[int, int] | None:
+        """The part of ``count`` frames at ``at`` not yet forgotten: (skip, buffer index)."""
+        skip = max(0, self.start - at)
+        if skip >= count:
+            return None
+        self._grow_to(at + count)
+        return skip, self._lo + at + skip - self.start
 
     def add(self, at: int, frames: Frames) -> None:
         """Mix ``frames`` in at frame ``at``; what falls before the start is gone already."""
-        skip = max(0, self.start - at)
-        if skip >= len(frames):
-            return
-        at += skip
-        self._grow_to(at + len(frames) - skip)
-        self.data[at - self.start : at - self.start + len(frames) - skip] += frames[skip:]
+        span = self._span(at, len(frames))
+        if span is not None:
+            skip, i = span
+            self._buf[i : i + len(frames) - skip] += frames[skip:]
 
     def put(self, at: int, frames: Wide) -> None:
         """Replace what is at ``at`` with ``frames`` (int32 values kept as they are)."""
-        skip = max(0, self.start - at)
-        if skip >= len(frames):
-            return
-        at += skip
-        self._grow_to(at + len(frames) - skip)
-        self.data[at - self.start : at - self.start + len(frames) - skip] = frames[skip:]
+        span = self._span(at, len(frames))
+        if span is not None:
+            skip, i = span
+            self._buf[i : i + len(frames) - skip] = frames[skip:]
 
     def get(self, start: int, end: int) -> Wide:
         """Frames ``start``..``end`` (zeros where nothing is known), as int32."""
@@ -136,13 +161,15 @@ class Timeline:
         out = np.zeros((max(0, end - start), self.channels), dtype=np.int32)
         lo, hi = max(start, self.start), min(end, self.end)
         if hi > lo:
-            out[lo - start : hi - start] = self.data[lo - self.start : hi - self.start]
+            base = self._lo - self.start
+            out[lo - start : hi - start] = self._buf[base + lo : base + hi]
         return out
 
     def drop_before(self, frame: int) -> None:
         if frame > self.start:
-            cut = min(frame, self.end) - self.start
-            self.data = self.data[cut:]
+            self._lo = min(self._hi, self._lo + frame - self.start)
+            if self._lo == self._hi:
+                self._lo = self._hi = 0
             self.start = frame
 
 
