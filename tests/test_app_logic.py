@@ -227,3 +227,30 @@ def test_timeline_fed_and_trimmed_for_a_long_time_keeps_every_frame_right() -> N
         line.drop_before(keep_from)
         lo, hi = line.start, line.end
         assert np.array_equal(line.get(lo, hi)[:, 0], reference[lo:hi]), step
+
+
+def test_a_stream_resumed_after_a_pause_lands_where_it_plays_again() -> None:
+    """Corked for half a second: what it plays after is placed by the mix, not glued on."""
+    first, second = _noise(RATE // 2, seed=6), _noise(RATE // 2, seed=7)
+    at_first, at_second = RATE, 2 * RATE  # half a second of pause between them
+    mix = np.zeros((4 * RATE, 2), dtype=np.int16)
+    mix[at_first : at_first + len(first)] = first
+    mix[at_second : at_second + len(second)] = second
+    mixer = StreamMixer(RATE, 2, BLOCK)
+    out = []
+    frag = 480
+    for pos in range(0, len(mix), frag):
+        if pos == at_first:
+            mixer.stream_appeared(1, lead_in=False)
+        if pos == at_second:
+            mixer.stream_resumed(1)  # the server says: uncorked
+        mixer.on_mix(mix[pos : pos + frag])
+        for start, sound in ((at_first, first), (at_second, second)):
+            if start <= pos < start + len(sound):
+                mixer.on_stream(1, sound[pos - start : pos - start + frag])
+        while (block := mixer.pop_block()) is not None:
+            out.append(block)
+    got = np.concatenate(out)[mixer.delay_frames :]
+    assert np.array_equal(got[at_first : at_first + len(first)], first)
+    assert np.array_equal(got[at_second : at_second + len(second)], second)
+    assert not got[at_first + len(first) : at_second].any(), "the pause stays silent"
