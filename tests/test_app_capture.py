@@ -193,7 +193,7 @@ def test_not_invasive_and_nothing_left_after_kill_9(
     during = server.layout()
     voice.wait(timeout=10)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    proc.communicate(timeout=10)  # waits, and closes its pipes
     time.sleep(1.0)  # the worker sees its pipe close and exits
     finish(mix, speakers)
     after = server.layout()

@@ -171,10 +171,9 @@ class _ActiveRecording:
                 # A source whose content runs behind its clock (per-app capture places new
                 # streams before handing them out) has played what is due now that much later:
                 # what came before is from before the recording started.
-                lag = self.source_latency if self.clock is None else 0
-                self.next_frame = block.start_frame + lag
+                self.next_frame = block.start_frame + self.source_latency
                 if self.clock is not None:
-                    self.clock.set_start(block.start_frame)
+                    self.clock.set_start(self.next_frame)
             skip = max(0, self.next_frame - block.start_frame)
             frames = block.frames[skip:]
             if self.frames_wanted is not None:
@@ -523,7 +522,12 @@ class Recorder:
                 has_audio=audio,
             )
             started_at = self._clock()
-            clock = AudioClock(self.samplerate) if audio else WallClock(started_at)
+            latency = self._source.latency_frames if audio and self._source is not None else 0
+            clock = (
+                AudioClock(self.samplerate, latency_s=latency / self.samplerate)
+                if audio
+                else WallClock(started_at)
+            )
             video = VideoCapture(
                 source,
                 session.folder / LIVE_VIDEO,
@@ -540,6 +544,8 @@ class Recorder:
                 raise
             recording = _ActiveRecording(session, started_at, RecordingKind.SCREEN)
             recording.video, recording.has_audio = video, audio
+            if audio and self._source is not None:
+                recording.source_latency = self._source.latency_frames
             recording.clock = clock if isinstance(clock, AudioClock) else None
             self._recording = recording
             self._set_state(State.RECORDING)
