@@ -197,6 +197,10 @@ class PipeWireRig(PulseRig):
             "HOME": str(root / "home"),
             "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus",
             "PULSE_SERVER": f"unix:{runtime}/pulse/native",
+            # Set here so that a PulseAudio rig's (exported by the session fixture) is not used:
+            # pipewire-pulse would put its socket there.
+            "PULSE_RUNTIME_PATH": f"{runtime}/pulse",
+            "PULSE_STATE_PATH": str(root / "state"),
         }
         return rig
 

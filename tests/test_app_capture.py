@@ -72,6 +72,11 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
+def stop_player(player: subprocess.Popen[bytes]) -> None:
+    player.kill()
+    player.wait()
+
+
 def mono(path: Path) -> npt.NDArray[np.float32]:
     return decode_to_array(path)
 
@@ -136,7 +141,7 @@ def test_one_app_alone_and_all_but_it(
     for proc, output in zip(recordings, (only, but), strict=True):
         finish(proc, output)
     for player in players:
-        player.kill()
+        stop_player(player)
     voice, music = mono(clips["note"]), mono(clips["music"])
     _, mine = best_alignment(mono(only), voice)
     _, theirs = best_alignment(mono(only), music)
@@ -197,7 +202,7 @@ def test_not_invasive_and_nothing_left_after_kill_9(
     time.sleep(1.0)  # the worker sees its pipe close and exits
     finish(mix, speakers)
     after = server.layout()
-    music.kill()
+    stop_player(music)
     assert during[0] == before[0], "no module loaded while recording"
     assert ("VoiceApp", "virt") in during[1], "the app plays to its own sink, not moved"
     assert after == before, "everything as it was before loopcap started"
@@ -254,7 +259,7 @@ def test_devices_lists_the_apps_playing(
     try:
         result = loopcap.run("devices", "--apps", "--json")
     finally:
-        player.kill()
+        stop_player(player)
     assert result.returncode == 0, result.stderr
     apps = json.loads(result.stdout)
     music = [app for app in apps if app["name"] == "MusicApp"]
@@ -282,7 +287,7 @@ def test_a_real_browser_is_caught_while_another_app_plays(
             chain.wait(timeout=30)
             time.sleep(0.3)
     finally:
-        music.kill()
+        stop_player(music)
     finish(proc, output)
     recorded = mono(output)
     offset, score = envelope_match(
@@ -332,7 +337,7 @@ def test_notes_of_one_app_are_saved_alone_and_whole(
         server.play(notes[1], app="VoiceApp").wait(timeout=20)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
-        music.kill()
+        stop_player(music)
     assert proc.returncode == 0, stderr
     saved = [Path(line) for line in stdout.splitlines() if line.strip()]
     assert len(saved) == 2, (stdout, stderr)

@@ -66,6 +66,7 @@ def test_listen_to_menu_offers_the_apps_playing_and_remembers_the_choice(
         tray.refresh_apps()
     finally:
         music.kill()
+        music.wait()
     assert "MusicApp" in tray.apps_playing
     items = list(tray._listen_to_items())
     names = [str(item.text) for item in items]
@@ -106,9 +107,10 @@ def test_ctl_listen_to_switches_a_running_instance(
         music = pulse.play(music_clip, app="MusicApp")
         time.sleep(0.5)
         pulse.play(voice_clip, app="VoiceApp").wait(timeout=10)
-        time.sleep(1.2)  # the output runs ~0.5 s behind
-        saved = loopcap.run("ctl", "save-last", "3")
+        time.sleep(1.6)  # per-app audio runs about a second behind
+        saved = loopcap.run("ctl", "save-last", "4")
         music.kill()
+        music.wait()
         assert saved.returncode == 0, saved.stderr
         recorded = decode_to_array(Path(saved.stdout.strip()))
         voice = decode_to_array(voice_clip)

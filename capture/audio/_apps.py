@@ -6,13 +6,14 @@ user named (or, inverted, to everything but it); ``AppInfo`` is one app playing 
 clock of the whole mix.
 
 Why the whole mix runs alongside: a stream of one app can only be recorded once the server has
-told us it exists, and the first few milliseconds it plays before our recorder is attached are
-not in it (measured: 0-11 ms on PulseAudio 16 and PipeWire 0.3.65). The mix of everything has
-them. So the mixer keeps the last second of the mix, finds exactly where a new stream's first
-recorded sample sits in it (cross-correlation, near where its arrival time says), and takes the
-part before that, back to when the stream appeared, from the mix: a note is whole from its first
-syllable. The mix is also the clock: one output frame per mix frame, silence when no stream of
-the app plays, so a recording's length is wall time.
+told us it exists. Attached at that moment, nothing of it is missed on PulseAudio, but
+pipewire-pulse links the recorder a quantum late (5-16 ms measured), and the mix of everything
+has those. So the mixer keeps the last two seconds of the mix, finds exactly where a new
+stream's first recorded sample sits in it (cross-correlation, near where its arrival says), and
+may take the part before that, back to when the stream appeared, from the mix. The mix is also
+the clock: one output frame per mix frame, silence when no stream of the app plays, so a
+recording's length is wall time. Output runs a second behind the mix, so that a stream whose
+data comes late (PipeWire) is placed before its place is handed out.
 """
 
 from __future__ import annotations

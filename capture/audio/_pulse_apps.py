@@ -8,14 +8,16 @@ with ``pa_stream_set_monitor_stream`` carries that stream's sound alone. This is
 pavucontrol's level meters do; nothing is moved, no volume changed, no module loaded, so the
 user hears the app as before and a killed loopcap leaves nothing behind. pipewire-pulse
 implements it too. Alongside, one record stream of the whole mix (the default sink's monitor)
-is the clock and supplies the first milliseconds of each new stream (see ``_apps.py``).
+is the clock and, on PipeWire, supplies the first milliseconds of each new stream (see
+``_apps.py``). A new stream on that sink is recorded from the moment its event arrives, before
+a round trip says whose it is; pauses (cork/uncork) are told by the server's change events.
 
 Binding: ``pulsectl`` (maintained, ctypes over libpulse). It lists sink inputs with their
 properties and delivers server events; its ctypes layer already declares the stream functions
 it uses for per-stream peak meters (``stream_new_with_proplist``, ``stream_set_monitor_stream``,
 ``stream_connect_record``, ``stream_peek``/``stream_drop``), and those drive a real record
 stream here on the same main loop as the events: one thread, no second connection, no parec
-process per stream (measured: attaching to a new stream takes 1-10 ms after its event).
+process per stream.
 """
 
 from __future__ import annotations
@@ -143,9 +145,14 @@ class _Recorder:
         except c.pa.CallError as exc:
             c.pa.stream_unref(self._stream)
             self._stream = None
-            raise AudioSourceError(
-                f"the audio server refused to record from {source_name} ({exc})"
-            ) from exc
+            if sink_input is None:
+                message = f"the audio server refused to record from {source_name} ({exc})"
+            else:
+                message = (
+                    f"this sound server cannot record one application's stream ({exc}); "
+                    "record all sound instead"
+                )
+            raise AudioSourceError(message) from exc
 
     def _on_data(self, stream: Any, nbytes: int, _userdata: Any) -> None:
         import numpy as np
