@@ -232,7 +232,7 @@ class PipeWireRig(PulseRig):
             "sink_properties=device.description=VirtualSpeaker",
         )
         # The new sink takes a moment to be usable as the default ("Not supported" before).
-        _wait_for(
+        wait_until(
             lambda: (
                 self.pactl("set-default-sink", SINK, check=False) is not None
                 and f"Default Sink: {SINK}" in self.pactl("info")

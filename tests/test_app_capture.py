@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tests.conftest import Loopcap, assert_one_clear_line, make_loopcap
+from tests.helpers import Loopcap, assert_one_clear_line, make_loopcap
 from tests.rig import (
     RATE,
     PulseRig,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import Loopcap
+from tests.helpers import Loopcap
 from tests.rig import RATE, PulseRig, best_alignment, decode_to_array, noise, write_wav, xvfb_rig
 
 
