@@ -45,7 +45,7 @@ IDLE_GREY = (128, 134, 140)
 # Catch note, Save last 30 s, Save last 2 min, Listen to | Start audio recording, Start screen
 # recording | Recent recordings, Open recordings folder, Settings, Start at login | Quit
 MENU_ROWS = 11
-START_AT_LOGIN_ROW = 8
+START_AT_LOGIN_ROW = 9  # after "Listen to" and the two recording rows
 CHECK_COLUMN = 24  # px at the left of the menu where GTK draws check boxes
 
 pytestmark = pytest.mark.skipif(
