@@ -70,7 +70,26 @@ def check_audio() -> list[Check]:
             required=False,
         )
     )
-    return checks
+    return [*checks, check_app_capture(backend)]
+
+
+def check_app_capture(backend: object) -> Check:
+    """Whether one application's sound can be recorded here (--app, [audio] app)."""
+    from capture.audio import list_apps
+
+    try:
+        apps = list_apps(backend)  # type: ignore[arg-type]
+    except LoopcapError as exc:
+        return Check(
+            "per-app capture",
+            False,
+            str(exc),
+            "without it loopcap records all sound; PulseAudio or PipeWire (pipewire-pulse) "
+            "with pulsectl installed records one application",
+            required=False,
+        )
+    playing = ", ".join(app.name for app in apps) or "none playing now"
+    return Check("per-app capture", True, f"works; applications: {playing}", required=False)
 
 
 def _audio_server_fix() -> str:

@@ -15,11 +15,14 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capture.errors import SettingsError
 from capture.ffmpeg import AUDIO_FORMATS, VIDEO_FORMATS
 from capture.paths import music_dir, settings_path
+
+if TYPE_CHECKING:
+    from capture.audio._apps import AppFilter
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,6 +53,10 @@ def _limits(
 class AudioSettings:
     # Empty: the loopback of the default speaker, followed when the default changes.
     source: str = ""
+    # Record only this application's sound (part of its name or executable, any case), every
+    # stream it opens; empty: all sound. exclude_app: all sound but this application's.
+    app: str = ""
+    exclude_app: str = ""
     samplerate: int = field(default=48000, metadata=_limits(8000, 192000))
     channels: int = field(default=2, metadata=_limits(1, 8))
     # How much audio the capture worker hands over at once; smaller is lower latency, more CPU.
@@ -339,3 +346,49 @@ def write_default_settings(path: Path | None = None) -> Path:
     temp.write_text(header + tomli_w.dumps(settings_to_dict(Settings())), encoding="utf-8")
     temp.replace(path)
     return path
+
+
+def app_filter(audio: AudioSettings) -> AppFilter | None:
+    """The application the settings follow (``app``, or all but ``exclude_app``), if any."""
+    from capture.audio._apps import AppFilter
+
+    if audio.app.strip() and audio.exclude_app.strip():
+        raise SettingsError(
+            "[audio] app and exclude_app are both set; keep one of them (or neither: all sound)"
+        )
+    if audio.app.strip():
+        return AppFilter(audio.app.strip())
+    if audio.exclude_app.strip():
+        return AppFilter(audio.exclude_app.strip(), exclude=True)
+    return None
+
+
+def remember_app(app: AppFilter | None, path: Path | None = None) -> Path:
+    """Write the followed application into the settings file's ``[audio]`` (None: all sound).
+
+    The rest of the file is kept as it was read (comments are not: TOML is rewritten), through
+    a temporary name and a rename.
+    """
+    import tomli_w
+
+    from capture.recording.atomic import write_atomically
+
+    path = path or settings_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        data = {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot update settings file {path}: {exc}") from exc
+    audio = data.setdefault("audio", {})
+    audio.pop("app", None)
+    audio.pop("exclude_app", None)
+    if app is not None:
+        audio["exclude_app" if app.exclude else "app"] = app.name
+    settings_from_dict(data, source=str(path))  # never write a file loopcap would refuse
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(temp: Path) -> None:
+        temp.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+    return write_atomically(path, write, overwrite=True)

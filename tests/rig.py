@@ -44,6 +44,8 @@ class PulseRig:
     env: dict[str, str] = field(default_factory=dict)
     server: subprocess.Popen[bytes] | None = None
     monitor_reader: subprocess.Popen[bytes] | None = None
+    #: Which sound server this is ("pulseaudio" or "pipewire"), for test ids and messages.
+    kind: str = "pulseaudio"
 
     @classmethod
     def create(cls, root: Path) -> PulseRig:
@@ -107,6 +109,9 @@ class PulseRig:
             stderr=subprocess.DEVNULL,
         )
         wait_until(self._answers, 15, "PulseAudio to answer")
+        self._start_monitor_reader()
+
+    def _start_monitor_reader(self) -> None:
         # A low-latency reader on the monitor keeps the sink from working in bursts.
         self.monitor_reader = subprocess.Popen(
             ["pacat", "-r", "-d", f"{SINK}.monitor", "--latency-msec=20", "/dev/null"],
@@ -127,25 +132,145 @@ class PulseRig:
         stop_process(self.monitor_reader)
         stop_process(self.server)
 
-    def play(self, path: Path) -> subprocess.Popen[bytes]:
-        """Start playing a sound file into the virtual speaker; returns the paplay process."""
+    def play(self, path: Path, app: str | None = None) -> subprocess.Popen[bytes]:
+        """Start playing a sound file into the virtual speaker; returns the paplay process.
+
+        With ``app``, paplay stands in for that application: its stream's ``application.name``
+        (and client name) is ``app``, as a real player's would be.
+        """
+        as_app = [f"--client-name={app}", f"--property=application.name={app}"] if app else []
         return subprocess.Popen(
-            ["paplay", "-d", SINK, str(path)],
+            ["paplay", "-d", SINK, *as_app, str(path)],
             env=self.environ(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
 
+    def layout(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """What a recorder must leave as it found: loaded modules (name and argument) and, for
+        each playing stream, its application and the sink it plays to."""
+        modules = sorted(
+            " ".join(line.split("\t")[1:3])
+            for line in self.pactl("list", "short", "modules").splitlines()
+            if line.strip()
+        )
+        sinks = {
+            line.split("\t")[0]: line.split("\t")[1]
+            for line in self.pactl("list", "short", "sinks").splitlines()
+            if line.strip()
+        }
+        routing = []
+        for block in self.pactl("list", "sink-inputs").split("\n\n"):
+            sink = app = ""
+            for raw in block.splitlines():
+                line = raw.strip()
+                if line.startswith("Sink:"):
+                    sink = sinks.get(line.split(":", 1)[1].strip(), line)
+                elif line.startswith("application.name ="):
+                    app = line.split("=", 1)[1].strip().strip('"')
+            if sink:
+                routing.append((app, sink))
+        return modules, sorted(routing)
+
+
+@dataclass
+class PipeWireRig(PulseRig):
+    """PipeWire with WirePlumber and pipewire-pulse, a session bus, and the same ``virt`` sink.
+
+    The same interface as PulseRig: tests written against one run on both sound servers.
+    """
+
+    kind: str = "pipewire"
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, root: Path) -> PipeWireRig:
+        rig = cls(root)
+        runtime = root / "runtime"
+        for sub in ("runtime", "state", "config", "home"):
+            (root / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        rig.env = {
+            "XDG_RUNTIME_DIR": str(runtime),
+            "XDG_STATE_HOME": str(root / "state"),
+            "XDG_CONFIG_HOME": str(root / "config"),
+            "HOME": str(root / "home"),
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus",
+            "PULSE_SERVER": f"unix:{runtime}/pulse/native",
+            # Set here so that a PulseAudio rig's (exported by the session fixture) is not used:
+            # pipewire-pulse would put its socket there.
+            "PULSE_RUNTIME_PATH": f"{runtime}/pulse",
+            "PULSE_STATE_PATH": str(root / "state"),
+        }
+        return rig
+
+    def _spawn(self, *command: str) -> subprocess.Popen[bytes]:
+        with (self.root / f"{command[0]}.log").open("ab") as log:
+            proc = subprocess.Popen(
+                list(command), env=self.environ(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        self.processes.append(proc)
+        return proc
+
+    def start(self) -> None:
+        runtime = self.root / "runtime"
+        with contextlib.suppress(FileNotFoundError):
+            (runtime / "bus").unlink()
+        # WirePlumber wants a session bus; pipewire-pulse serves the PulseAudio protocol.
+        self._spawn("dbus-daemon", "--session", f"--address=unix:path={runtime}/bus", "--nofork")
+        wait_until((runtime / "bus").exists, 10, "the session bus")
+        self.server = self._spawn("pipewire")
+        self._spawn("wireplumber")
+        self._spawn("pipewire-pulse")
+        wait_until(self._answers, 20, "pipewire-pulse to answer")
+        self.pactl(
+            "load-module",
+            "module-null-sink",
+            f"sink_name={SINK}",
+            f"rate={RATE}",
+            f"channels={CHANNELS}",
+            "sink_properties=device.description=VirtualSpeaker",
+        )
+        # The new sink takes a moment to be usable as the default ("Not supported" before).
+        wait_until(
+            lambda: (
+                self.pactl("set-default-sink", SINK, check=False) is not None
+                and f"Default Sink: {SINK}" in self.pactl("info")
+            ),
+            10,
+            "the virtual speaker to become the default",
+        )
+        self._start_monitor_reader()
+
+    def kill(self) -> None:
+        """Kill the sound server like a crash would: pipewire, wireplumber, pipewire-pulse."""
+        stop_process(self.monitor_reader)
+        for proc in self.processes:
+            if proc.poll() is None and proc.args[0] != "dbus-daemon":  # type: ignore[index]
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+        self.processes = [p for p in self.processes if p.poll() is None]
+
+    def stop(self) -> None:
+        stop_process(self.monitor_reader)
+        for proc in reversed(self.processes):
+            stop_process(proc)
+        self.processes = []
+
+
+#: The sound servers the server-facing tests run on.
+RIG_KINDS: dict[str, type[PulseRig]] = {"pulseaudio": PulseRig, "pipewire": PipeWireRig}
+
 
 @contextlib.contextmanager
-def pulse_rig(root: Path | None = None) -> Iterator[PulseRig]:
+def pulse_rig(root: Path | None = None, kind: str = "pulseaudio") -> Iterator[PulseRig]:
+    """A private sound server (``kind``: "pulseaudio" or "pipewire") with the ``virt`` sink."""
     with contextlib.ExitStack() as stack:
         if root is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loopcap-pulse-")))
-        rig = PulseRig.create(root)
-        rig.start()
+        rig = RIG_KINDS[kind].create(root)
         try:
+            rig.start()
             yield rig
         finally:
             rig.stop()

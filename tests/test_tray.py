@@ -42,10 +42,10 @@ WIDTH, HEIGHT = 800, 600
 TRAY_HEIGHT = 32
 # assets/make_icons.py: the idle ring's grey.
 IDLE_GREY = (128, 134, 140)
-# Catch note, Save last 30 s, Save last 2 min | Start audio recording, Start screen recording |
-# Recent recordings, Open recordings folder, Settings, Start at login | Quit
-MENU_ROWS = 10
-START_AT_LOGIN_ROW = 8
+# Catch note, Save last 30 s, Save last 2 min, Listen to | Start audio recording, Start screen
+# recording | Recent recordings, Open recordings folder, Settings, Start at login | Quit
+MENU_ROWS = 11
+START_AT_LOGIN_ROW = 9  # after "Listen to" and the two recording rows
 CHECK_COLUMN = 24  # px at the left of the menu where GTK draws check boxes
 
 pytestmark = pytest.mark.skipif(
@@ -329,7 +329,7 @@ def test_menu_docks_opens_and_saves_the_last_30_seconds(
         pulse.play(clip).wait(timeout=30)
         time.sleep(0.3)
         rows = open_menu(desk)
-        # Catch note, Save last 30 s, Save last 2 min, | Start audio, Start screen, | Recent, ...
+        # Catch note, Save last 30 s, Save last 2 min, Listen to, | Start audio, Start screen, | ...
         desk.xdotool("mousemove", str(WIDTH - 100), str(rows[1]), "click", "1")
         saved = tray.next_saved()
 

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+# How often the "Listen to" menu asks which applications play (a worker process each time).
+APPS_REFRESH_S = 20.0
 
 
 def hotkey_label(binding: str) -> str:
@@ -182,6 +184,9 @@ class TrayApp:
         self._starts_at_login = self._read_autostart()
         self._stopping = threading.Event()
         self._image_key = "idle"
+        self.apps_playing: list[str] = []  # for "Listen to", refreshed in the background
+        self._apps_checked_at = float("-inf")
+        self._apps_refreshing = threading.Lock()
         cls = icon_cls or icon_class()
         self.backend = backend_name(cls)
         self.icon: Any = cls(
@@ -203,6 +208,7 @@ class TrayApp:
         yield item(catch, self._action(self.service.catch_note, "catch note"), default=True)
         yield item("Save last 30 s", self._action(lambda: self._save_last(30), "save"))
         yield item("Save last 2 min", self._action(lambda: self._save_last(120), "save"))
+        yield item("Listen to", menu(self._listen_to_items))
         yield menu.SEPARATOR
         yield item(
             lambda _: (
@@ -229,6 +235,73 @@ class TrayApp:
         )
         yield menu.SEPARATOR
         yield item("Quit", lambda icon, _item: self.quit())
+
+    def _listen_to_items(self) -> Iterator[Any]:
+        """ "All sound", then the apps playing now and the one in the settings; one is ticked."""
+        import pystray
+
+        def listen_to(name: str, *, exclude: bool = False) -> Callable[[Any, Any], None]:
+            return self._action(
+                functools.partial(self.service.listen_to, name, exclude=exclude), "listen to"
+            )
+
+        followed = self.service.recorder.app
+        yield pystray.MenuItem(
+            "All sound", listen_to("all"), checked=lambda _: self._follows(None), radio=True
+        )
+        if followed is not None and followed.exclude:
+            yield pystray.MenuItem(
+                f"All but {followed.name}",
+                listen_to(followed.name, exclude=True),
+                checked=lambda _: self._follows(followed),
+                radio=True,
+            )
+        for name in self.listen_choices():
+            yield pystray.MenuItem(
+                name,
+                listen_to(name),
+                checked=functools.partial(lambda name, _item: self._follows(name), name),
+                radio=True,
+            )
+
+    def listen_choices(self) -> list[str]:
+        """The apps the menu offers: the one followed (even when silent), then those playing."""
+        names = list(self.apps_playing)
+        app = self.service.recorder.app
+        if app is not None and not app.exclude:
+            names = [app.name, *(n for n in names if n.casefold() != app.name.casefold())]
+        return names
+
+    def _follows(self, what: object) -> bool:
+        app = self.service.recorder.app
+        if what is None or app is None:
+            return what is None and app is None
+        if isinstance(what, str):
+            return not app.exclude and app.name.casefold() == what.casefold()
+        return app == what
+
+    def refresh_apps(self) -> None:
+        """Ask which applications play now (blocking; a worker process); update the menu."""
+        from capture.audio import list_apps
+
+        if not self._apps_refreshing.acquire(blocking=False):
+            return
+        try:
+            self._apps_checked_at = time.monotonic()
+            try:
+                names = sorted({app.name for app in list_apps() if app.name}, key=str.casefold)
+            except LoopcapError:
+                names = []
+            if names != self.apps_playing:
+                self.apps_playing = names
+                self._refresh(menu=True)
+        finally:
+            self._apps_refreshing.release()
+
+    def _refresh_apps_now_and_then(self) -> None:
+        if time.monotonic() - self._apps_checked_at >= APPS_REFRESH_S:
+            self._apps_checked_at = time.monotonic()
+            threading.Thread(target=self.refresh_apps, daemon=True, name="tray apps").start()
 
     def _recent_items(self) -> Iterator[Any]:
         import pystray
@@ -375,6 +448,9 @@ class TrayApp:
         if recorder.state is State.IDLE:
             return "idle", "loopcap: not listening (no audio source)"
         ring = duration_label(service.settings.replay.seconds)
+        following = service.following
+        if following != "all sound":
+            return "idle", f"loopcap: listening to {following}, keeping the last {ring}"
         return "idle", f"loopcap: listening, keeping the last {ring}"
 
     def _refresh(self, *, menu: bool = False) -> None:
@@ -412,6 +488,7 @@ class TrayApp:
                 changed = autostart != self._starts_at_login
                 self._starts_at_login = autostart
                 self._refresh(menu=changed)
+                self._refresh_apps_now_and_then()
 
         try:
             self.icon.run(setup=setup)

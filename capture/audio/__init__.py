@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from capture.audio._apps import AppFilter, AppInfo
 from capture.audio._clock import ClockAligner
 from capture.audio._types import Backend, SourceInfo, Stream, StreamLost
 from capture.errors import AudioSourceError
@@ -25,7 +26,16 @@ from capture.errors import AudioSourceError
 if TYPE_CHECKING:
     from capture.audio._types import Frames
 
-__all__ = ["AudioBlock", "LoopbackSource", "SourceEvent", "SourceInfo", "list_sources"]
+__all__ = [
+    "AppFilter",
+    "AppInfo",
+    "AudioBlock",
+    "LoopbackSource",
+    "SourceEvent",
+    "SourceInfo",
+    "list_apps",
+    "list_sources",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +60,7 @@ class AudioBlock:
 
 @dataclass(frozen=True, slots=True)
 class SourceEvent:
-    """Something happened to the source: "lost", "reconnected" or "gave-up"."""
+    """Something happened to the source: "lost", "reconnected", "gave-up" or "switched"."""
 
     kind: str
     message: str
@@ -71,13 +81,26 @@ def list_sources(backend: Backend | None = None) -> list[SourceInfo]:
         raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
 
 
+def list_apps(backend: Backend | None = None) -> list[AppInfo]:
+    """The applications playing sound now, or AudioSourceError saying why they cannot be seen."""
+    try:
+        return (backend or default_backend()).list_apps()
+    except StreamLost as exc:
+        raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
+
+
 class LoopbackSource:
-    """Reads one loopback source until closed; use as a context manager."""
+    """Reads one loopback source until closed; use as a context manager.
+
+    With ``app``, only that application's sound (every stream it opens, as they come and go),
+    or with ``AppFilter(name, exclude=True)`` all sound but that app's.
+    """
 
     def __init__(
         self,
         spec: str = "",
         *,
+        app: AppFilter | None = None,
         samplerate: int = 48000,
         channels: int = 2,
         block_ms: int = 40,
@@ -88,6 +111,7 @@ class LoopbackSource:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spec = spec
+        self.app = app
         self.samplerate = samplerate
         self.channels = channels
         self.block_frames = max(1, samplerate * block_ms // 1000)
@@ -103,18 +127,29 @@ class LoopbackSource:
         self._failure: AudioSourceError | None = None
         self.aligner: ClockAligner | None = None
         self.info: SourceInfo | None = None
+        #: With an app: how many of its streams played when the source opened (0: none yet).
+        self.app_streams_at_start: int | None = None
+        self._switch = threading.Event()
+        # A continuous stream (per-app capture: its worker emits the mix's clock, silence
+        # included) has gaps only when it was lost; a long wait otherwise is a stall of ours,
+        # and filling it would add time when the backlog arrives.
+        self._continuous = False
+        self._interrupted = threading.Event()
+        self.latency_frames = 0
 
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> SourceInfo:
         """Open the source (errors are raised here) and start reading."""
         try:
-            stream = self._backend.open(
-                self.spec, self.samplerate, self.channels, self.block_frames
-            )
+            stream = self._open()
         except StreamLost as exc:
             raise AudioSourceError(f"{exc}; is PulseAudio or PipeWire running?") from exc
         self.info = getattr(stream, "source", None) or SourceInfo(self.spec, self.spec)
+        self.app_streams_at_start = getattr(stream, "matching_now", None)
+        self._continuous = bool(getattr(stream, "continuous", False))
+        #: How far the content runs behind the clock (per-app capture: its placing delay).
+        self.latency_frames = int(getattr(stream, "latency_frames", 0))
         # The clock starts when audio can flow, not when we asked for it.
         self.aligner = ClockAligner(self.samplerate, self._clock(), self._gap_threshold)
         self._thread = threading.Thread(
@@ -122,6 +157,13 @@ class LoopbackSource:
         )
         self._thread.start()
         return self.info
+
+    def _open(self) -> Stream:
+        if self.app is None:  # backends without per-app capture keep working as they were
+            return self._backend.open(self.spec, self.samplerate, self.channels, self.block_frames)
+        return self._backend.open(
+            self.spec, self.samplerate, self.channels, self.block_frames, self.app
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -137,12 +179,25 @@ class LoopbackSource:
 
     # -- the reader thread: read, stamp, hand over; nothing else ------------------------------
 
+    def follow_app(self, app: AppFilter | None) -> None:
+        """Record ``app`` from now on (None: all sound); the clock goes on, the switch is
+        silence. Takes effect on the reader thread within a block or so."""
+        self.app = app
+        self._switch.set()
+
     def _read_loop(self, stream: Stream | None) -> None:
         while stream is not None and not self._stop.is_set():
+            if self._switch.is_set():
+                self._switch.clear()
+                stream.close()
+                self._interrupted.set()
+                stream = self._reconnect(switching=True)
+                continue
             try:
                 data = stream.read()
             except StreamLost as exc:
                 stream.close()
+                self._interrupted.set()
                 self._event("lost", f"lost the audio source: {exc}")
                 stream = self._reconnect()
                 continue
@@ -151,19 +206,22 @@ class LoopbackSource:
         if stream is not None:
             stream.close()
 
-    def _reconnect(self) -> Stream | None:
+    def _reconnect(self, *, switching: bool = False) -> Stream | None:
         deadline = self._clock() + self._reconnect_timeout
         delay = FIRST_RETRY_S
         last_error = ""
         while not self._stop.is_set():
             try:
-                stream = self._backend.open(
-                    self.spec, self.samplerate, self.channels, self.block_frames
-                )
+                stream = self._open()
             except (StreamLost, AudioSourceError) as exc:
                 last_error = str(exc)
             else:
-                self._event("reconnected", "audio source is back; the gap was filled with silence")
+                if switching:
+                    self.info = getattr(stream, "source", None) or self.info
+                    self._event("switched", f"now recording {self.describe_app()}")
+                else:
+                    message = "audio source is back; the gap was filled with silence"
+                    self._event("reconnected", message)
                 return stream
             remaining = deadline - self._clock()
             if remaining <= 0:
@@ -178,6 +236,9 @@ class LoopbackSource:
             self._failure = AudioSourceError(message)
             self._event("gave-up", message)
         return None
+
+    def describe_app(self) -> str:
+        return self.app.describe() if self.app is not None else "all sound"
 
     def _event(self, kind: str, message: str) -> None:
         log.warning("%s", message)
@@ -206,9 +267,13 @@ class LoopbackSource:
         except queue.Empty:
             if self._failure is not None:
                 raise self._failure from None
+            if self._continuous and not self._interrupted.is_set():
+                return None  # only late: the backlog will come
             pad = aligner.on_idle(self._clock())
             return self._silence(aligner.position - pad, pad) if pad else None
-        pad = aligner.on_block(arrived_at, len(data))
+        may_have_gap = not self._continuous or self._interrupted.is_set()
+        self._interrupted.clear()
+        pad = aligner.on_block(arrived_at, len(data), may_have_gap=may_have_gap)
         start = aligner.position - len(data)
         block = AudioBlock(data, start, arrived_at)
         if not pad:

@@ -30,10 +30,14 @@ class ClockAligner:
         """Frames that wall time says should exist at ``now``."""
         return max(0, round((now - self.start_time) * self.samplerate))
 
-    def on_block(self, now: float, frames: int) -> int:
-        """A block of ``frames`` arrived at ``now``: the silence to insert before it."""
+    def on_block(self, now: float, frames: int, *, may_have_gap: bool = True) -> int:
+        """A block of ``frames`` arrived at ``now``: the silence to insert before it.
+
+        ``may_have_gap=False``: the source delivers every frame (late at worst), so a long wait
+        was a stall of ours and what arrives now is the backlog, not audio after a gap.
+        """
         pad = 0
-        if now - self._last_event > self.gap_threshold:
+        if may_have_gap and now - self._last_event > self.gap_threshold:
             # This block ends at ``now``: place it there, behind by the lag seen before the gap.
             pad = max(0, self.expected_frames(now) - self._lag - (self.position + frames))
         self.position += pad + frames

@@ -24,6 +24,11 @@ def is_loopback_device(name: str) -> bool:
 class CoreAudioLoopback(SoundcardLoopback):
     name = "coreaudio"
 
+    def app_capture(self) -> Any:
+        from capture.audio._coreaudio_apps import CoreAudioApps
+
+        return CoreAudioApps()
+
     def loopback_microphones(self, sc: Any) -> list[Any]:
         found = [m for m in sc.all_microphones() if is_loopback_device(str(m.name))]
         if not found:

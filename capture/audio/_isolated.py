@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from typing import IO, TYPE_CHECKING, Any
 
+from capture.audio._apps import AppFilter, AppInfo
 from capture.audio._types import SourceInfo, StreamLost
 from capture.errors import AudioSourceError
 from capture.processes import stop_process
@@ -54,10 +55,10 @@ class IsolatedBackend:
         #: The worker's own backend ("pulseaudio", "wasapi", "coreaudio"), once it answered.
         self.native_name = ""
 
-    def list_sources(self) -> list[SourceInfo]:
+    def _ask(self, command: str) -> dict[str, Any]:
         try:
             result = subprocess.run(
-                [*WORKER, "list"], capture_output=True, timeout=HEADER_TIMEOUT_S, check=False
+                [*WORKER, command], capture_output=True, timeout=HEADER_TIMEOUT_S, check=False
             )
         except subprocess.TimeoutExpired:
             raise StreamLost("the audio server did not answer within 20 s") from None
@@ -67,10 +68,23 @@ class IsolatedBackend:
         if not header.get("ok"):
             _raise_for(header)
         self.native_name = str(header.get("backend", ""))
-        return [SourceInfo(**s) for s in header["sources"]]
+        return header
 
-    def open(self, spec: str, samplerate: int, channels: int, block_frames: int) -> IsolatedStream:
-        return IsolatedStream(spec, samplerate, channels, block_frames)
+    def list_sources(self) -> list[SourceInfo]:
+        return [SourceInfo(**s) for s in self._ask("list")["sources"]]
+
+    def list_apps(self) -> list[AppInfo]:
+        return [AppInfo(**a) for a in self._ask("apps")["apps"]]
+
+    def open(
+        self,
+        spec: str,
+        samplerate: int,
+        channels: int,
+        block_frames: int,
+        app: AppFilter | None = None,
+    ) -> IsolatedStream:
+        return IsolatedStream(spec, samplerate, channels, block_frames, app)
 
 
 def _parse_header(line: bytes, stderr: bytes = b"") -> dict[str, Any]:
@@ -85,12 +99,20 @@ def _parse_header(line: bytes, stderr: bytes = b"") -> dict[str, Any]:
 
 
 class IsolatedStream:
-    def __init__(self, spec: str, samplerate: int, channels: int, block_frames: int) -> None:
+    def __init__(
+        self,
+        spec: str,
+        samplerate: int,
+        channels: int,
+        block_frames: int,
+        app: AppFilter | None = None,
+    ) -> None:
         self._block_bytes = block_frames * channels * 2
         self._channels = channels
         self._stderr_tail: deque[str] = deque(maxlen=20)
+        app_args = app.as_args() if app is not None else []
         self._proc = subprocess.Popen(
-            [*WORKER, "open", spec, str(samplerate), str(channels), str(block_frames)],
+            [*WORKER, "open", spec, str(samplerate), str(channels), str(block_frames), *app_args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -110,6 +132,11 @@ class IsolatedStream:
             self.close()
             _raise_for(header)
         self.source = SourceInfo(**header["source"])
+        #: With an app: how many of its streams played when capture started (0: none yet).
+        self.matching_now: int | None = header.get("matching")
+        #: Every frame of the timeline comes (late at worst): waiting is not a gap.
+        self.continuous = bool(header.get("continuous", False))
+        self.latency_frames = int(header.get("latency_frames", 0))
 
     def _read_header(self) -> dict[str, Any]:
         box: list[bytes] = []

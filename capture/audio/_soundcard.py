@@ -11,9 +11,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from capture.audio._types import SourceInfo, StreamLost, pick_source
+from capture.errors import AudioSourceError
 
 if TYPE_CHECKING:
-    from capture.audio._types import Frames
+    from capture.audio._apps import AppFilter, AppInfo
+    from capture.audio._types import Frames, Stream
 
 # How often a stream that follows the default speaker checks whether the default changed.
 DEFAULT_CHECK_INTERVAL_S = 2.0
@@ -70,7 +72,27 @@ class SoundcardLoopback:
         default = self.default_source_id(sc, microphones)
         return [SourceInfo(str(m.id), str(m.name), m.id == default) for m in microphones]
 
-    def open(self, spec: str, samplerate: int, channels: int, block_frames: int) -> _Stream:
+    def app_capture(self) -> Any:
+        """This platform's per-application capture: ``list_apps()`` and ``open_app(...)``."""
+        raise AudioSourceError("recording one application is not possible on this system")
+
+    def list_apps(self) -> list[AppInfo]:
+        apps: list[AppInfo] = self.app_capture().list_apps()
+        return apps
+
+    def open(
+        self,
+        spec: str,
+        samplerate: int,
+        channels: int,
+        block_frames: int,
+        app: AppFilter | None = None,
+    ) -> Stream:
+        if app is not None:
+            stream: Stream = self.app_capture().open_app(
+                app, spec, samplerate, channels, block_frames
+            )
+            return stream
         sc = import_soundcard()
         source = pick_source(self.list_sources(), spec)
         follow: Callable[[], str | None] | None = None

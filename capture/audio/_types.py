@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from capture.audio._apps import AppFilter, AppInfo
+
     Frames = npt.NDArray[np.int16]
 
 
@@ -39,11 +41,22 @@ class Backend(Protocol):
 
     def list_sources(self) -> list[SourceInfo]: ...
 
-    def open(self, spec: str, samplerate: int, channels: int, block_frames: int) -> Stream:
-        """Open the source matching ``spec`` (id or name substring; empty = default).
+    def list_apps(self) -> list[AppInfo]:
+        """The applications playing sound now."""
 
-        Raises AudioSourceError when the source does not exist, StreamLost when the server
-        cannot be reached right now.
+    def open(
+        self,
+        spec: str,
+        samplerate: int,
+        channels: int,
+        block_frames: int,
+        app: AppFilter | None = None,
+    ) -> Stream:
+        """Open the source matching ``spec`` (id or name substring; empty = default); with
+        ``app``, only that application's sound (or all but it) played to it.
+
+        Raises AudioSourceError when the source does not exist or the system cannot record one
+        application, StreamLost when the server cannot be reached right now.
         """
 
 

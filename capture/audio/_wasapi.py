@@ -6,8 +6,15 @@ the clock (see ``_clock.py``), so nothing here has to pretend otherwise.
 
 from __future__ import annotations
 
+from typing import Any
+
 from capture.audio._soundcard import SoundcardLoopback
 
 
 class WasapiLoopback(SoundcardLoopback):
     name = "wasapi"
+
+    def app_capture(self) -> Any:
+        from capture.audio._wasapi_apps import WasapiApps
+
+        return WasapiApps()

@@ -1,11 +1,14 @@
-"""loopcap's capture worker: the only process that talks to the audio server through soundcard.
+"""loopcap's capture worker: the only process that talks to the audio server.
 
     python -m capture.audio._worker list
-    python -m capture.audio._worker open SPEC SAMPLERATE CHANNELS BLOCK_FRAMES
+    python -m capture.audio._worker apps
+    python -m capture.audio._worker open SPEC SAMPLERATE CHANNELS BLOCK_FRAMES [--app NAME]
+    python -m capture.audio._worker open SPEC SAMPLERATE CHANNELS BLOCK_FRAMES --exclude-app NAME
 
-``list`` prints the loopback sources as JSON. ``open`` prints one JSON header line (the source
-opened, or the error), then raw int16 interleaved frames on stdout until it is stopped or the
-stream fails. After a failure it exits at once with ``os._exit``: libpulse aborts the
+``list`` prints the loopback sources as JSON, ``apps`` the applications playing now. ``open``
+prints one JSON header line (the source opened, or the error), then raw int16 interleaved
+frames on stdout until it is stopped or the stream fails (with an app: that app's streams only,
+or all but them). After a failure it exits at once with ``os._exit``: libpulse aborts the
 interpreter on the next soundcard call, so nothing more may touch it, not even cleanup.
 """
 
@@ -20,6 +23,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from capture.audio._apps import AppFilter
 from capture.audio._native import native_backend
 from capture.audio._types import StreamLost
 from capture.errors import AudioSourceError
@@ -71,20 +75,38 @@ def main(argv: list[str]) -> int:
             },
         )
         return 0
-    if command != "open" or len(argv) != 5:
+    if command == "apps":
+        apps, failed = _reported(out, backend.list_apps)
+        if failed:
+            return failed
+        listing = [dataclasses.asdict(a) for a in apps]
+        _emit(out, {"ok": True, "backend": backend.name, "apps": listing})
+        return 0
+    app = AppFilter.from_args(argv[5:])
+    if command != "open" or len(argv) != (7 if app else 5):
         print(__doc__, file=sys.stderr)
         return 2
     spec, samplerate, channels, block_frames = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
-    stream, failed = _reported(out, lambda: backend.open(spec, samplerate, channels, block_frames))
+    stream, failed = _reported(
+        out, lambda: backend.open(spec, samplerate, channels, block_frames, app)
+    )
     if failed:
         return failed
-    _emit(out, {"ok": True, "backend": backend.name, "source": dataclasses.asdict(stream.source)})
+    source = getattr(stream, "source")  # noqa: B009 - every backend's stream names its source
+    header = {"ok": True, "backend": backend.name, "source": dataclasses.asdict(source)}
+    if app is not None:
+        header["matching"] = getattr(stream, "matching_now", None)
+        header["continuous"] = bool(getattr(stream, "continuous", False))
+        header["latency_frames"] = int(getattr(stream, "latency_frames", 0))
+    _emit(out, header)
     while True:
         try:
             block = stream.read()
         except StreamLost as exc:
             print(json.dumps(_error("server", str(exc))), file=sys.stderr, flush=True)
             os._exit(EXIT_SERVER)
+        if block is None:
+            continue
         try:
             out.write(block.tobytes())
             out.flush()

@@ -9,8 +9,9 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from capture.errors import UsageError
 from capture.paths import sessions_dir
 from capture.settings import Settings, load_settings
 
@@ -18,6 +19,9 @@ from capture.settings import Settings, load_settings
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
+
+if TYPE_CHECKING:
+    from capture.recording.recorder import Recorder
 
 
 class StopSignal:
@@ -85,6 +89,47 @@ def settings_with_source(source: str | None) -> Settings:
             settings, audio=dataclasses.replace(settings.audio, source=source)
         )
     return settings
+
+
+def add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    """--app / --exclude-app: one application's sound, or all but its."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--app",
+        metavar="NAME",
+        help="only this application's sound (part of its name or executable; see 'devices --apps')",
+    )
+    which.add_argument("--exclude-app", metavar="NAME", help="all sound but this application's")
+
+
+def settings_for_args(args: argparse.Namespace) -> Settings:
+    """The settings with --source, --app and --exclude-app applied (these are not saved)."""
+    import dataclasses
+
+    settings = settings_with_source(getattr(args, "source", None))
+    app, exclude = getattr(args, "app", None), getattr(args, "exclude_app", None)
+    for flag, value in (("--app", app), ("--exclude-app", exclude)):
+        if value is not None and not value.strip():
+            raise UsageError(
+                f"{flag} needs an application's name; 'loopcap devices --apps' lists them"
+            )
+    if app is None and exclude is None:
+        return settings
+    audio = dataclasses.replace(settings.audio, app=app or "", exclude_app=exclude or "")
+    return dataclasses.replace(settings, audio=audio)
+
+
+def say_if_app_silent(recorder: Recorder, *, waiting: bool) -> None:
+    """With an app that plays nothing yet: say so once (not an error; it is followed when it
+    starts)."""
+    app = recorder.app
+    if app is None or app.exclude or recorder.app_streams_at_start != 0:
+        return
+    if waiting:
+        message = f"waiting for {app.name} to play"
+    else:
+        message = f"nothing matches '{app.name}' yet; recording what it plays once it starts"
+    print(f"loopcap: {message}", file=sys.stderr, flush=True)
 
 
 def offer_recovery(out: IO[str] | None = None) -> None:

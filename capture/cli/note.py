@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 
 from capture.cli.common import (
     StopSignal,
+    add_app_arguments,
     offer_recovery,
     positive_int,
     positive_seconds,
-    settings_with_source,
+    say_if_app_silent,
+    settings_for_args,
 )
 from capture.cli.display import LiveDisplay
 from capture.ffmpeg import AUDIO_FORMATS
@@ -63,6 +65,7 @@ def register_cli(subparsers: Subparsers) -> None:
         type=Path,
         help="listen to nothing: find the notes in a recording FILE, print them with their times",
     )
+    add_app_arguments(note)
     note.set_defaults(handler=run_note)
 
 
@@ -71,7 +74,7 @@ def _note_settings(args: argparse.Namespace) -> Settings:
 
     from capture.settings import settings_from_dict, settings_to_dict
 
-    settings = settings_with_source(args.source)
+    settings = settings_for_args(args)
     notes = dict(settings_to_dict(settings.notes))
     if args.silence is not None:
         notes["silence_s"] = args.silence
@@ -160,6 +163,7 @@ def run_note(args: argparse.Namespace) -> int:
         notes = recorder.start_notes(
             ClipFormat(folder, fmt, settings.output.note_name_template), save_every_note=True
         )
+        say_if_app_silent(recorder, waiting=True)
         display = (
             LiveDisplay("● LISTENING", f"→ {folder}", lambda: time.monotonic() - started)
             if interactive

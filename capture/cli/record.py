@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 from capture.cli.common import (
     StopSignal,
+    add_app_arguments,
     offer_recovery,
     positive_seconds,
-    settings_with_source,
+    say_if_app_silent,
+    settings_for_args,
 )
 from capture.cli.display import LiveDisplay
 from capture.errors import RecordingCutShort, UsageError
@@ -59,6 +61,7 @@ def register_cli(subparsers: Subparsers) -> None:
     )
     record.add_argument("--duration", type=positive_seconds, metavar="SECONDS", help="stop after")
     record.add_argument("--source", metavar="NAME", help="loopback source id or part of its name")
+    add_app_arguments(record)
     record.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     record.set_defaults(handler=run_record)
 
@@ -76,7 +79,7 @@ def run_record(args: argparse.Namespace) -> int:
         return _run_screen_record(args)
     if _screen_options(args):
         raise UsageError(f"{_screen_options(args)[0]} records the screen; drop --audio-only")
-    return _record_until_stopped(settings_with_source(args.source), args, None)
+    return _record_until_stopped(settings_for_args(args), args, None)
 
 
 def _record_until_stopped(
@@ -100,6 +103,7 @@ def _record_until_stopped(
             recorder.start_screen_recording(
                 target, screen, fmt=fmt, audio=not args.no_audio, overwrite=args.overwrite
             )
+        say_if_app_silent(recorder, waiting=False)
         display = (
             LiveDisplay("● REC", f"→ {target.name}", lambda: recorder.recording_elapsed)
             if interactive
@@ -139,7 +143,7 @@ def _run_screen_record(args: argparse.Namespace) -> int:
 
     from capture.screen import MonitorTarget, Region, RegionTarget, WindowTarget
 
-    settings = settings_with_source(args.source)
+    settings = settings_for_args(args)
     changes = {
         k: getattr(args, k) for k in ("fps", "preset", "crf") if getattr(args, k) is not None
     }

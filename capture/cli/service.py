@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from capture.cli.common import add_app_arguments
 from capture.errors import LoopcapError
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ def register_cli(subparsers: Subparsers) -> None:
         ),
     )
     listen.add_argument("--no-hotkeys", action="store_true", help="only answer 'loopcap ctl'")
+    add_app_arguments(listen)
     listen.set_defaults(handler=run_listen)
 
     ctl = subparsers.add_parser(
@@ -41,6 +43,10 @@ def register_cli(subparsers: Subparsers) -> None:
     start = actions.add_parser("start", help="start recording")
     start.add_argument("--screen", action="store_true", help="record the screen too")
     actions.add_parser("stop", help="stop recording and save")
+    listen_to = actions.add_parser(
+        "listen-to", help="follow one application's sound from now on ('all': all sound)"
+    )
+    listen_to.add_argument("app", metavar="NAME|all", help="see 'loopcap devices --apps'")
     status = actions.add_parser("status", help="what loopcap is doing")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     ctl.set_defaults(handler=run_ctl)
@@ -56,6 +62,8 @@ def run_ctl(args: argparse.Namespace) -> int:
         request["seconds"] = args.seconds
     elif args.action == "start":
         request["screen"] = args.screen
+    elif args.action == "listen-to":
+        request["app"] = args.app
     reply = send(request)
     if not reply.get("ok"):
         raise LoopcapError(str(reply.get("error", "the running loopcap refused")))
@@ -64,13 +72,20 @@ def run_ctl(args: argparse.Namespace) -> int:
             print(json.dumps({k: v for k, v in reply.items() if k != "ok"}, indent=2))
         else:
             _print_status(reply)
-    elif "path" in reply:
+    else:
+        _print_reply(reply)
+    return 0
+
+
+def _print_reply(reply: dict[str, Any]) -> None:
+    if "path" in reply:
         print(reply["path"])
+    elif "following" in reply:
+        print(f"listening to {reply['following']}")
     elif reply.get("result") == "armed":
         print(f"armed: the next note within {reply['timeout_seconds']:.0f} s will be saved")
     elif reply.get("result") == "catching":
         print(f"catching the note playing since {reply['seconds_ago']:.1f} s ago")
-    return 0
 
 
 def _print_status(reply: dict[str, Any]) -> None:
@@ -81,17 +96,23 @@ def _print_status(reply: dict[str, Any]) -> None:
     if reply.get("recording"):
         print(f"recording {reply['recording_seconds']:.0f} s → {reply['recording']}")
     print(f"source:   {reply['source']}")
+    print(f"following: {reply.get('following', 'all sound')}")
     print(f"hotkeys:  {reply['hotkeys']}")
     for path in reply.get("recent", []):
         print(f"recent:   {path}")
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from capture.cli.common import STOP_SIGNALS, offer_recovery
+    from capture.cli.common import (
+        STOP_SIGNALS,
+        offer_recovery,
+        say_if_app_silent,
+        settings_for_args,
+    )
     from capture.events import NoteFailed, NoteSaved, RecordingFailed, RecordingSaved
     from capture.service.instance import LoopcapService
 
-    service = LoopcapService()
+    service = LoopcapService(settings_for_args(args))
     stop = threading.Event()
 
     def on_event(event: Event) -> None:
@@ -106,6 +127,7 @@ def run_listen(args: argparse.Namespace) -> int:
         service.start(hotkeys=not args.no_hotkeys)
         offer_recovery()
         print(f"loopcap: listening; {service.hotkey_status.message}", file=sys.stderr, flush=True)
+        say_if_app_silent(service.recorder, waiting=True)
         while not stop.wait(0.2):
             if service.recorder.source_failure is not None:
                 raise service.recorder.source_failure

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 def register_cli(subparsers: Subparsers) -> None:
     devices = subparsers.add_parser("devices", help="list loopback sources")
     devices.add_argument("--json", action="store_true", help="machine-readable output")
+    devices.add_argument(
+        "--apps", action="store_true", help="list the applications playing sound now instead"
+    )
     devices.set_defaults(handler=run_devices)
 
     doctor = subparsers.add_parser(
@@ -29,8 +32,31 @@ def register_cli(subparsers: Subparsers) -> None:
     paths.set_defaults(handler=run_paths)
 
 
+def run_apps(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from capture.audio import list_apps
+
+    apps = list_apps()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(app) for app in apps], indent=2))
+        return 0
+    if not apps:
+        print("no application is playing sound now", file=sys.stderr)
+        return 0
+    for app in apps:
+        streams = f"{app.streams} stream" + ("s" if app.streams != 1 else "")
+        pid = f"pid {app.pid}" if app.pid is not None else "pid ?"
+        print(f"{app.name}\t{app.executable or '-'}\t{pid}\t{streams}")
+    print("(pass a name or executable, or part of one, to --app)")
+    return 0
+
+
 def run_devices(args: argparse.Namespace) -> int:
     from capture.audio import list_sources
+
+    if args.apps:
+        return run_apps(args)
 
     settings = load_settings()
     sources = list_sources()

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from capture.cli.common import add_app_arguments
+
 if TYPE_CHECKING:
     from capture.cli import Subparsers
 
@@ -22,6 +24,7 @@ def register_cli(subparsers: Subparsers) -> None:
         ),
     )
     tray.add_argument("--no-hotkeys", action="store_true", help="no global hotkeys")
+    add_app_arguments(tray)
     tray.set_defaults(handler=run_tray)
 
 
@@ -50,10 +53,11 @@ def _run_with_icon(args: argparse.Namespace) -> int:
     import threading
     from pathlib import Path
 
+    from capture.cli.common import settings_for_args
     from capture.service.instance import LoopcapService
     from tray.app import TrayApp
 
-    service = LoopcapService()
+    service = LoopcapService(settings_for_args(args))
     # The service (instance lock, audio, hotkeys' start-up check) and the icon (GTK) each take a
     # few hundred ms to start: do both at once; the icon is shown only once the service runs.
     failure: list[BaseException] = []

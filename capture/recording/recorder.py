@@ -65,7 +65,7 @@ from capture.paths import sessions_dir
 from capture.settings import Settings
 
 if TYPE_CHECKING:
-    from capture.audio import AudioBlock, LoopbackSource, SourceEvent
+    from capture.audio import AppFilter, AudioBlock, LoopbackSource, SourceEvent
     from capture.audio._types import Backend, SourceInfo
     from capture.notes.service import ClipFormat, NoteService
     from capture.recording.session import RecordingSession
@@ -159,6 +159,7 @@ class _ActiveRecording:
         self.write_error: OSError | None = None
         #: What stopping gave, for a recording that ended by itself (see Recorder.stop_recording).
         self.outcome: Future[Path] = Future()
+        self.source_latency = 0  # frames the source's content runs behind its clock
 
     def accept(self, block: AudioBlock) -> None:
         if self.clock is not None:
@@ -167,9 +168,12 @@ class _ActiveRecording:
             if self.done.is_set() or self.write_error is not None:
                 return
             if self.next_frame is None:
-                self.next_frame = block.start_frame
+                # A source whose content runs behind its clock (per-app capture places new
+                # streams before handing them out) has played what is due now that much later:
+                # what came before is from before the recording started.
+                self.next_frame = block.start_frame + self.source_latency
                 if self.clock is not None:
-                    self.clock.set_start(block.start_frame)
+                    self.clock.set_start(self.next_frame)
             skip = max(0, self.next_frame - block.start_frame)
             frames = block.frames[skip:]
             if self.frames_wanted is not None:
@@ -295,9 +299,12 @@ class Recorder:
         with self._lock:
             if self._source is not None and self._source.info is not None:
                 return self._source.info
+            from capture.settings import app_filter
+
             audio = self.settings.audio
             source = LoopbackSource(
                 audio.source,
+                app=app_filter(audio),
                 samplerate=audio.samplerate,
                 channels=audio.channels,
                 block_ms=audio.block_ms,
@@ -316,6 +323,32 @@ class Recorder:
             if self.state is State.IDLE:
                 self._set_state(State.LISTENING)
             return info
+
+    @property
+    def app_streams_at_start(self) -> int | None:
+        """With an app: how many of its streams played when listening began (0: none yet)."""
+        return self._source.app_streams_at_start if self._source is not None else None
+
+    @property
+    def app(self) -> AppFilter | None:
+        """The application followed (None: all sound)."""
+        from capture.settings import app_filter
+
+        return app_filter(self.settings.audio)
+
+    def follow_app(self, app: AppFilter | None) -> None:
+        """Record ``app`` from now on (None: all sound), also on a running source."""
+        import dataclasses
+
+        audio = dataclasses.replace(
+            self.settings.audio,
+            app=app.name if app is not None and not app.exclude else "",
+            exclude_app=app.name if app is not None and app.exclude else "",
+        )
+        with self._lock:
+            self.settings = dataclasses.replace(self.settings, audio=audio)
+            if self._source is not None:
+                self._source.follow_app(app)
 
     def _pump_loop(self) -> None:
         source = self._source
@@ -440,7 +473,10 @@ class Recorder:
                 channels=self.settings.audio.channels,
                 overwrite=overwrite,
             )
-            self._recording = _ActiveRecording(session, self._clock(), RecordingKind.AUDIO)
+            recording = _ActiveRecording(session, self._clock(), RecordingKind.AUDIO)
+            source = self._source
+            recording.source_latency = source.latency_frames if source is not None else 0
+            self._recording = recording
             self._set_state(State.RECORDING)
 
     def start_screen_recording(
@@ -486,7 +522,12 @@ class Recorder:
                 has_audio=audio,
             )
             started_at = self._clock()
-            clock = AudioClock(self.samplerate) if audio else WallClock(started_at)
+            latency = self._source.latency_frames if audio and self._source is not None else 0
+            clock = (
+                AudioClock(self.samplerate, latency_s=latency / self.samplerate)
+                if audio
+                else WallClock(started_at)
+            )
             video = VideoCapture(
                 source,
                 session.folder / LIVE_VIDEO,
@@ -503,6 +544,8 @@ class Recorder:
                 raise
             recording = _ActiveRecording(session, started_at, RecordingKind.SCREEN)
             recording.video, recording.has_audio = video, audio
+            if audio and self._source is not None:
+                recording.source_latency = self._source.latency_frames
             recording.clock = clock if isinstance(clock, AudioClock) else None
             self._recording = recording
             self._set_state(State.RECORDING)

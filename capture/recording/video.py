@@ -60,14 +60,18 @@ class AudioClock:
     clock drifts from the system's. Time zero is the recording's first sample.
     """
 
-    def __init__(self, samplerate: int, window_s: float = CLOCK_WINDOW_S) -> None:
+    def __init__(
+        self, samplerate: int, window_s: float = CLOCK_WINDOW_S, latency_s: float = 0.0
+    ) -> None:
         self.samplerate = samplerate
         self.window_s = window_s
+        #: How long after it played a sample arrives, beyond delivery (per-app capture: ~1 s).
+        self.latency_s = latency_s
         self.start_frame: int | None = None
         self._minima: deque[tuple[float, float]] = deque()  # (arrival, origin), origins rising
 
     def on_block(self, captured_at: float, end_frame: int) -> None:
-        origin = captured_at - end_frame / self.samplerate
+        origin = captured_at - self.latency_s - end_frame / self.samplerate
         while self._minima and self._minima[-1][1] >= origin:
             self._minima.pop()
         self._minima.append((captured_at, origin))

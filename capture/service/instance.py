@@ -140,6 +140,26 @@ class LoopcapService:
     def stop_recording(self) -> Path:
         return self.recorder.stop_recording()
 
+    @property
+    def following(self) -> str:
+        """What is recorded: "all sound", an app's name, or "all sound but NAME"."""
+        app = self.recorder.app
+        return app.describe() if app is not None else "all sound"
+
+    def listen_to(self, name: str, *, exclude: bool = False, remember: bool = True) -> str:
+        """Follow the app ``name`` from now on ("all" or "": all sound); saved in the settings
+        unless ``remember`` is False. Returns what is followed now."""
+        from capture.audio import AppFilter
+        from capture.settings import remember_app
+
+        app = None if name.strip().casefold() in ("", "all") else AppFilter(name, exclude=exclude)
+        self.recorder.follow_app(app)
+        self.settings = self.recorder.settings
+        if remember:
+            remember_app(app)
+        self.last_message = f"listening to {self.following}"
+        return self.following
+
     def toggle_recording_in_background(self) -> None:
         if self.recording:
             self._in_background(self.stop_recording, "stop recording")
@@ -180,6 +200,7 @@ class LoopcapService:
             "recording_kind": kind.value if (kind := recorder.recording_kind) else None,
             "recording_seconds": round(recorder.recording_elapsed, 1),
             "source": source.id if source else None,
+            "following": self.following,
             "hotkeys": self.hotkey_status.message,
             "hotkeys_active": self.hotkey_status.active,
             "recent": [str(saved.path) for saved in self.recent],
@@ -207,6 +228,11 @@ class LoopcapService:
             }
         if command == "stop":
             return {"ok": True, "path": str(self.stop_recording())}
+        if command == "listen-to":
+            name = request.get("app")
+            if not isinstance(name, str) or not name.strip() or len(name) > 200:
+                raise UsageError("listen-to takes an application's name, or 'all'")
+            return {"ok": True, "following": self.listen_to(name)}
         raise UsageError(f"unknown command '{command}'")
 
     def _catch_note_reply(self, *, wait: bool) -> dict[str, Any]:

@@ -1,0 +1,395 @@
+"""Per-application capture, the parts every platform shares: which app, and mixing its streams.
+
+Pure logic, no audio server: ``AppFilter`` says whether a playing stream belongs to the app the
+user named (or, inverted, to everything but it); ``AppInfo`` is one app playing now; and
+``StreamMixer`` turns the streams of an app, which come and go, into one block stream on the
+clock of the whole mix.
+
+Why the whole mix runs alongside: a stream of one app can only be recorded once the server has
+told us it exists. Attached at that moment, nothing of it is missed on PulseAudio, but
+pipewire-pulse links the recorder a quantum late (5-16 ms measured), and the mix of everything
+has those. So the mixer keeps the last two seconds of the mix, finds exactly where a new
+stream's first recorded sample sits in it (cross-correlation, near where its arrival says), and
+may take the part before that, back to when the stream appeared, from the mix. The mix is also
+the clock: one output frame per mix frame, silence when no stream of the app plays, so a
+recording's length is wall time. Output runs a second behind the mix, so that a stream whose
+data comes late (PipeWire) is placed before its place is handed out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Frames = npt.NDArray[np.int16]
+    Wide = npt.NDArray[np.int32]  # summed streams, before clipping back to int16
+    Signal = npt.NDArray[np.float64]
+
+#: Where an app is named in a stream's properties (PulseAudio / PipeWire's pulse server).
+NAME_KEYS = ("application.name", "application.process.binary")
+
+
+@dataclass(frozen=True, slots=True)
+class AppFilter:
+    """The app whose sound is recorded (``exclude``: all sound but that app's)."""
+
+    name: str
+    exclude: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("an app filter needs a name")
+
+    def names_app(self, *names: str) -> bool:
+        """Whether any of ``names`` (an app's name, its executable) contains ours, any case."""
+        wanted = self.name.strip().casefold()
+        return any(wanted in name.casefold() for name in names if name)
+
+    def follows(self, *names: str) -> bool:
+        """Whether a stream of the app with these names is recorded."""
+        return self.names_app(*names) != self.exclude
+
+    def describe(self) -> str:
+        return f"all sound but {self.name}" if self.exclude else self.name
+
+    def as_args(self) -> list[str]:
+        return ["--exclude-app" if self.exclude else "--app", self.name]
+
+    @classmethod
+    def from_args(cls, args: list[str]) -> AppFilter | None:
+        if len(args) == 2 and args[0] in ("--app", "--exclude-app"):
+            return cls(args[1], exclude=args[0] == "--exclude-app")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class AppInfo:
+    """An application playing sound now, as ``loopcap devices --apps`` shows it."""
+
+    name: str
+    executable: str = ""
+    pid: int | None = None
+    streams: int = 1
+
+    def merged(self, other: AppInfo) -> AppInfo:
+        return AppInfo(self.name, self.executable, self.pid, self.streams + other.streams)
+
+
+def group_apps(streams: list[AppInfo]) -> list[AppInfo]:
+    """One entry per app (same name, executable and pid), counting its streams; by name."""
+    apps: dict[tuple[str, str, int | None], AppInfo] = {}
+    for stream in streams:
+        key = (stream.name, stream.executable, stream.pid)
+        apps[key] = apps[key].merged(stream) if key in apps else stream
+    return sorted(apps.values(), key=lambda app: (app.name.casefold(), app.pid or 0))
+
+
+# -- mixing ------------------------------------------------------------------------------------
+
+
+class Timeline:
+    """Frames on the mix's clock (absolute frame numbers), int32 so that streams can be summed.
+
+    A buffer that grows by doubling and forgets from the front by moving an index: it is fed
+    every 10 ms, so copying it each time would cost more than everything else here.
+    """
+
+    def __init__(self, channels: int) -> None:
+        import numpy as np
+
+        self.channels = channels
+        self.start = 0  # the frame number of the first frame kept
+        self._buf = np.zeros((4096, channels), dtype=np.int32)
+        self._lo = 0  # the kept frames are _buf[_lo:_hi]
+        self._hi = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self._hi - self._lo
+
+    @property
+    def data(self) -> Wide:
+        return self._buf[self._lo : self._hi]
+
+    def _grow_to(self, end: int) -> None:
+        import numpy as np
+
+        need = end - self.start
+        if need <= self._hi - self._lo:
+            return
+        if self._lo + need > len(self._buf):
+            kept = self._hi - self._lo
+            if need > len(self._buf):
+                bigger = np.zeros((max(2 * len(self._buf), need), self.channels), dtype=np.int32)
+                bigger[:kept] = self._buf[self._lo : self._hi]
+                self._buf = bigger
+            else:
+                self._buf[:kept] = self._buf[self._lo : self._hi]
+            self._lo, self._hi = 0, kept
+        self._buf[self._hi : self._lo + need] = 0
+        self._hi = self._lo + need
+
+    def _span(self, at: int, count: int) -> tuple[int, int] | None:
+        """The part of ``count`` frames at ``at`` not yet forgotten: (skip, buffer index)."""
+        skip = max(0, self.start - at)
+        if skip >= count:
+            return None
+        self._grow_to(at + count)
+        return skip, self._lo + at + skip - self.start
+
+    def add(self, at: int, frames: Frames) -> None:
+        """Mix ``frames`` in at frame ``at``; what falls before the start is gone already."""
+        span = self._span(at, len(frames))
+        if span is not None:
+            skip, i = span
+            self._buf[i : i + len(frames) - skip] += frames[skip:]
+
+    def put(self, at: int, frames: Wide) -> None:
+        """Replace what is at ``at`` with ``frames`` (int32 values kept as they are)."""
+        span = self._span(at, len(frames))
+        if span is not None:
+            skip, i = span
+            self._buf[i : i + len(frames) - skip] = frames[skip:]
+
+    def get(self, start: int, end: int) -> Wide:
+        """Frames ``start``..``end`` (zeros where nothing is known), as int32."""
+        import numpy as np
+
+        out = np.zeros((max(0, end - start), self.channels), dtype=np.int32)
+        lo, hi = max(start, self.start), min(end, self.end)
+        if hi > lo:
+            base = self._lo - self.start
+            out[lo - start : hi - start] = self._buf[base + lo : base + hi]
+        return out
+
+    def drop_before(self, frame: int) -> None:
+        if frame > self.start:
+            self._lo = min(self._hi, self._lo + frame - self.start)
+            if self._lo == self._hi:
+                self._lo = self._hi = 0
+            self.start = frame
+
+
+@dataclass
+class _Segment:
+    """A stretch of one stream's audio, placed on the mix's clock once it is aligned."""
+
+    appeared_mix_frame: int  # the mix position when the stream appeared (lead-in reaches back)
+    arrival_mix_frame: int = -1  # where its first data sits by arrival time (± a fragment)
+    lead_in: bool = True  # whether the start may be missing and is taken from the mix
+    resumed: bool = False  # continues a stream after a pause: unplaceable means continue it
+    chunks: list[Frames] = field(default_factory=list)
+    received: int = 0
+    offset: int | None = None  # the mix frame of its first recorded frame, once aligned
+
+
+#: How much of a new stream is compared with the mix to place it (100 ms).
+ALIGN_MS = 100
+#: How far from the arrival-time estimate the true place is looked for (on PipeWire a stream's
+#: data and the mix's arrive up to ~100 ms apart).
+SEARCH_MS = 150
+#: The most of the mix taken in front of a new stream. Attached at its event, a stream misses
+#: nothing on PulseAudio and 5-16 ms on PipeWire (its first quantum); the lead-in also carries
+#: whatever else plays at that instant, so it is kept just above that.
+MAX_LEAD_IN_MS = 25
+#: How far before the mix position at a stream's appearance its lead-in starts: none, since
+#: the mix arrives a fragment behind real time, later than the news of a new stream.
+LEAD_IN_MARGIN_MS = 0
+#: Output runs this far behind the mix, so a new stream is placed before its place is written
+#: (PipeWire sent a new stream's first data 300 ms after its event). The Recorder knows: a
+#: recording takes its audio this much later (``latency_frames``).
+DELAY_MS = 1000
+#: The mix kept for lead-ins and alignment.
+HISTORY_MS = 2000
+#: A stream whose data comes this much later than its continuation is placed again. Pauses
+#: are told by the server (``stream_resumed``); this only catches one that was not (PipeWire
+#: delivers a stream's data in bursts up to ~150 ms apart from the mix's, so not less).
+RESYNC_MS = 1000
+#: A match is trusted when its correlation stands this far above the others' spread (a
+#: stream's own samples inside a louder mix correlate only 0.2-0.7, but alone in the window).
+MIN_PROMINENCE = 8.0
+
+
+class StreamMixer:
+    """The streams of one app, mixed and placed on the whole mix's clock.
+
+    Feed it the mix (``on_mix``) and each followed stream (``on_stream``); take output blocks
+    with ``pop_block``. Single-threaded: the server's callbacks and the reader share one loop.
+    """
+
+    def __init__(self, samplerate: int, channels: int, block_frames: int) -> None:
+        self.samplerate = samplerate
+        self.channels = channels
+        self.block_frames = block_frames
+        self.mix = Timeline(channels)
+        self.out = Timeline(channels)
+        self.mix_position = 0  # mix frames received so far
+        self.delay_frames = self._ms(DELAY_MS)
+        # The output starts ``delay_frames`` of silence early: its first block goes out with
+        # the mix's first, and from then on one output frame per mix frame. Otherwise the
+        # reader would see a first block late by the delay, take it for a gap, fill it with
+        # silence, and then get the delayed audio too: a file longer than wall time.
+        self.out_position = -self.delay_frames  # the mix frame of the next output frame
+        self._segments: dict[object, _Segment] = {}
+        self._gone: list[_Segment] = []  # ended before they could be placed
+        self.align_frames = self._ms(ALIGN_MS)
+        #: Per stream, how much of its start was taken from the mix (for the benchmark).
+        self.lead_ins: list[int] = []
+
+    def _ms(self, ms: float) -> int:
+        return round(self.samplerate * ms / 1000)
+
+    # -- input -------------------------------------------------------------------------------
+
+    def on_mix(self, frames: Frames) -> None:
+        self.mix.add(self.mix_position, frames)
+        self.mix_position += len(frames)
+        self.mix.drop_before(self.mix_position - self._ms(HISTORY_MS))
+
+    def stream_appeared(
+        self, key: object, *, lead_in: bool = True, mix_now: int | None = None
+    ) -> None:
+        """A stream of the app exists now (``lead_in``: it may have started playing already);
+        ``mix_now``: the mix frames arrived at that moment (default: all fed so far)."""
+        now = self.mix_position if mix_now is None else mix_now
+        known = self._segments.get(key)
+        if known is not None and known.offset is None:
+            # Its data came before the news of it: keep the data, reach back to now.
+            known.appeared_mix_frame, known.lead_in = min(now, known.appeared_mix_frame), lead_in
+        else:
+            self._segments[key] = _Segment(now, lead_in=lead_in)
+
+    def on_stream(self, key: object, frames: Frames, mix_at_arrival: int | None = None) -> None:
+        """Frames of a followed stream; ``mix_at_arrival``: how many mix frames had arrived when
+        they did (default: all fed so far), which places them when nothing else can."""
+        arrival = self.mix_position if mix_at_arrival is None else mix_at_arrival
+        segment = self._segments.get(key)
+        if segment is None:
+            segment = self._segments[key] = _Segment(self.mix_position, lead_in=False)
+        if segment.offset is not None:
+            expected = segment.offset + segment.received
+            arrived = arrival - len(frames)
+            if arrived - expected > self._ms(RESYNC_MS):
+                # Paused (corked), or only late (PipeWire delivers in bursts): place it again,
+                # looking from where it would continue to where its arrival says.
+                segment = self._segments[key] = _Segment(expected, lead_in=False, resumed=True)
+            else:
+                self.out.add(expected, frames)
+                segment.received += len(frames)
+                return
+        if not segment.chunks:
+            # It arrived with the mix of the same moment, so it ends about where the mix ends.
+            segment.arrival_mix_frame = arrival - len(frames)
+        segment.chunks.append(frames)
+        segment.received += len(frames)
+        if segment.received >= self.align_frames and self._mix_covers(segment):
+            self._align(segment)
+
+    def _mix_covers(self, segment: _Segment) -> bool:
+        """Whether the mix has arrived far enough to hold every place the stream may start."""
+        reach = segment.arrival_mix_frame + self.align_frames + self._ms(SEARCH_MS)
+        return self.mix_position >= reach
+
+    def stream_resumed(self, key: object, *, mix_now: int | None = None) -> None:
+        """A followed stream plays again after a pause (uncorked): place what comes anew."""
+        segment = self._segments.get(key)
+        if segment is None or segment.offset is None:
+            return
+        now = self.mix_position if mix_now is None else mix_now
+        continuation = segment.offset + segment.received
+        self._segments[key] = _Segment(min(now, continuation), lead_in=False, resumed=True)
+
+    def stream_gone(self, key: object) -> None:
+        segment = self._segments.pop(key, None)
+        if segment is not None and segment.offset is None and segment.chunks:
+            self._gone.append(segment)  # placed once the mix has caught up with it
+
+    # -- output ------------------------------------------------------------------------------
+
+    def pop_block(self) -> Frames | None:
+        """The next output block once the mix is far enough ahead, else None."""
+        import numpy as np
+
+        end = self.out_position + self.block_frames
+        if self.mix_position - end < self.delay_frames:
+            return None
+        for segment in [*self._segments.values(), *self._gone]:
+            # A stream too short to be compared in full is placed with what it has, in time.
+            waited = self._mix_covers(segment)
+            due = segment.arrival_mix_frame - self._ms(MAX_LEAD_IN_MS + SEARCH_MS) < end
+            if segment.offset is None and segment.chunks and (waited or due):
+                self._align(segment)
+        self._gone = [segment for segment in self._gone if segment.offset is None]
+        block = np.clip(self.out.get(self.out_position, end), -32768, 32767).astype(np.int16)
+        self.out_position = end
+        self.out.drop_before(end)
+        return block
+
+    # -- placing a new stream ------------------------------------------------------------------
+
+    def _align(self, segment: _Segment) -> None:
+        import numpy as np
+
+        data = np.concatenate(segment.chunks)
+        segment.chunks = []
+        earliest = segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS)
+        # Unplaceable (silent, or drowned in the mix): a resumed stream goes on where it was;
+        # a new one where its arrival says (on PipeWire that can be off, but it is all there is).
+        fallback = segment.appeared_mix_frame if segment.resumed else segment.arrival_mix_frame
+        offset = self._find_in_mix(data, segment.arrival_mix_frame, earliest, fallback)
+        segment.offset = offset
+        if segment.lead_in:
+            # The mix arrives a fragment behind real time, so the stream's first sound lands at
+            # or after where the mix was when it appeared.
+            lead_start = max(
+                segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS), self.mix.start
+            )
+            lead_start = max(lead_start, offset - self._ms(MAX_LEAD_IN_MS), self.out_position)
+            if lead_start < offset:
+                # Whatever else of the app plays there is in the mix too: the mix replaces it.
+                self.out.put(lead_start, self.mix.get(lead_start, offset))
+                self.lead_ins.append(offset - lead_start)
+        self.out.add(offset, data)
+
+    def _find_in_mix(self, data: Frames, estimate: int, earliest: int, fallback: int) -> int:
+        """Where ``data`` starts in the mix: the best match near ``estimate`` (and not before
+        ``earliest``, when the stream appeared), else ``fallback``."""
+        import numpy as np
+
+        probe = data[: self.align_frames].astype(np.float64).sum(axis=1)
+        if not probe.any():
+            return fallback
+        search = self._ms(SEARCH_MS)
+        # A backlog can arrive long after it played (PipeWire, 260 ms seen): look back to the
+        # stream's appearance too.
+        lo = max(self.mix.start, min(estimate - search, earliest))
+        hi = min(self.mix.end, estimate + search + len(probe))
+        if hi - lo < len(probe):
+            return fallback
+        mix = self.mix.get(lo, hi).astype(np.float64).sum(axis=1)
+        best, prominence = best_match(mix, probe)
+        return lo + best if prominence >= MIN_PROMINENCE else fallback
+
+
+def best_match(haystack: Signal, needle: Signal) -> tuple[int, float]:
+    """The offset in ``haystack`` where ``needle`` fits best, and how far that match stands
+    out: its normalized correlation over the spread (standard deviation) of all the others.
+
+    Normalized cross-correlation (by FFT); both are mono float arrays, haystack the longer.
+    """
+    import numpy as np
+
+    n, m = len(needle), len(haystack)
+    size = 1 << (n + m - 1).bit_length()
+    dots = np.fft.irfft(np.fft.rfft(haystack, size) * np.conj(np.fft.rfft(needle, size)), size)
+    dots = dots[: m - n + 1]
+    energy = np.concatenate([[0.0], np.cumsum(haystack * haystack)])
+    window = np.sqrt(np.maximum(energy[n:] - energy[: m - n + 1], 1e-9))
+    scores = dots / (window * np.sqrt(float((needle * needle).sum())))
+    best = int(np.argmax(scores))
+    spread = float(np.std(scores)) if len(scores) > 1 else 0.0
+    return best, float(scores[best]) / spread if spread > 0 else float("inf")
