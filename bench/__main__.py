@@ -1,4 +1,7 @@
-"""``make bench``: every benchmark in turn, each printing its ratios against plain ffmpeg."""
+"""``make bench``: every benchmark in turn, each printing its ratios against plain ffmpeg.
+
+``python -m bench convert perapp`` (or ``bench_convert``) runs only the benchmarks named.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if names:
+        wanted = {name.removeprefix("bench_").removesuffix(".py") for name in names}
+        unknown = wanted - {script.stem.removeprefix("bench_") for script in scripts}
+        if unknown:
+            known = ", ".join(script.stem.removeprefix("bench_") for script in scripts)
+            print(
+                f"no benchmark named {', '.join(sorted(unknown))}; there are: {known}",
+                file=sys.stderr,
+            )
+            return 2
+        scripts = [script for script in scripts if script.stem.removeprefix("bench_") in wanted]
     failed = []
-    for script in sorted(HERE.glob("bench_*.py")):
+    for script in scripts:
         print(f"\n=== {script.stem} ===", flush=True)
         if subprocess.run([sys.executable, str(script)], check=False).returncode != 0:
             failed.append(script.stem)
@@ -21,4 +36,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
