@@ -43,9 +43,9 @@ def test_chromium_plays_a_chain_at_one_and_a_half_speed(pulse: PulseRig, tmp_pat
     seconds = [len(decode_to_array(n)) / RATE for n in notes]
     for _ in range(2):
         events, recorded = play_and_record(pulse, notes, tmp_path)
-        # A browser starved of CPU drops out (runs of exact zeros inside a note); the chain's
-        # only long silence is its 2 s gap. Dropouts: play it once more.
-        if dropped_out(recorded, gap_s=2.0) <= 0:
+        # A browser starved of CPU drops out (runs of exact zeros inside a note): play it once
+        # more. Zeros between the notes are the player's gap, not a dropout.
+        if dropped_out(recorded) <= 0:
             break
     else:
         pytest.skip("the browser's audio dropped out twice: the machine is too busy to judge")
@@ -91,13 +91,18 @@ def play_and_record(
     return events, samples.astype(np.float32) / 32768
 
 
-def dropped_out(recorded: np.ndarray, gap_s: float) -> float:
-    """Seconds of exact zeros between the first and last sound beyond the expected gap."""
+def dropped_out(recorded: np.ndarray) -> float:
+    """Seconds of exact zeros inside the notes: every run of zeros between the first and last
+    sound but the longest, which is the player's gap between the two notes (its length varies
+    with the browser's timers, so it is judged by the test's gap assertion, not here)."""
     window = RATE // 50
     sounding = np.flatnonzero(recorded)
     if not len(sounding):
         return 0.0
     part = recorded[sounding[0] : sounding[-1]]
     usable = len(part) // window * window
-    zero_windows = int((~part[:usable].reshape(-1, window).any(axis=1)).sum())
-    return zero_windows / 50 - (gap_s + 0.1)
+    silent = ~part[:usable].reshape(-1, window).any(axis=1)
+    # Lengths of the runs of silent windows: where a run starts and where it ends.
+    edges = np.diff(np.concatenate(([0], silent.astype(np.int8), [0])))
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    return float(runs.sum() - runs.max()) / 50 if len(runs) else 0.0
