@@ -221,8 +221,17 @@ def test_windows_records_the_first_matching_tree_and_refuses_exclude_mode() -> N
 
 
 def test_windows_proc_tap_blocks_become_int16_frames() -> None:
-    from capture.audio._wasapi_apps import float32_block_to_frames, require_proc_tap_format
+    from capture.audio._wasapi_apps import (
+        check_proc_tap_format,
+        float32_block_to_frames,
+        require_proc_tap_format,
+    )
     from capture.errors import AudioSourceError
+
+    check_proc_tap_format({"sample_rate": 48000, "channels": 2, "sample_format": "f32"})
+    old = {"sample_rate": 44100, "channels": 2, "bits_per_sample": 16}  # proc-tap 0.1-0.3
+    with pytest.raises(AudioSourceError, match=r"delivers 44100 Hz.*pip install -U proc-tap"):
+        check_proc_tap_format(old)
 
     left = np.array([0.0, 0.5, -0.5, 1.0, -1.0, 2.0], dtype="<f4")  # 2.0: clipped
     right = np.array([0.25, -0.25, 0.0, 0.0, 0.0, float("nan")], dtype="<f4")

@@ -94,6 +94,19 @@ def require_proc_tap_format(samplerate: int) -> None:
         )
 
 
+def check_proc_tap_format(reported: dict[str, Any]) -> None:
+    """proc-tap 0.4+ reports 48 kHz, 2 channels, float32; older releases gave 44.1 kHz int16."""
+    rate = reported.get("sample_rate")
+    channels = reported.get("channels")
+    sample = str(reported.get("sample_format", "")).casefold()
+    if rate != PROC_TAP_RATE or channels != PROC_TAP_CHANNELS or sample not in ("f32", "float32"):
+        raise AudioSourceError(
+            f"the installed proc-tap delivers {rate} Hz, {channels} channels, {sample or '?'} "
+            f"samples; loopcap reads {PROC_TAP_RATE} Hz stereo float32 (proc-tap 0.4 or later): "
+            "upgrade it with: pip install -U proc-tap"
+        )
+
+
 def float32_block_to_frames(data: bytes, channels: int, source_channels: int = 2) -> Frames:
     """proc-tap's interleaved float32 bytes → int16 (frames, ``channels``).
 
@@ -198,7 +211,11 @@ class WasapiApps:
         proctap = import_proc_tap()
         capture = proctap.ProcessAudioCapture(target.pid)
         try:
+            check_proc_tap_format(capture.get_format())
             capture.start()
+        except AudioSourceError:
+            capture.close()
+            raise
         except Exception as exc:
             capture.close()
             raise AudioSourceError(
