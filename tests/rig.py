@@ -219,7 +219,12 @@ class PipeWireRig(PulseRig):
         # WirePlumber wants a session bus; pipewire-pulse serves the PulseAudio protocol.
         self._spawn("dbus-daemon", "--session", f"--address=unix:path={runtime}/bus", "--nofork")
         wait_until((runtime / "bus").exists, 10, "the session bus")
+        with contextlib.suppress(FileNotFoundError):
+            (runtime / "pipewire-0").unlink()  # a killed server's socket, until the new one binds
         self.server = self._spawn("pipewire")
+        # WirePlumber started before pipewire listens exits at once ("Failed to connect to
+        # PipeWire"), and then no default sink is ever chosen.
+        wait_until((runtime / "pipewire-0").exists, 10, "pipewire's socket")
         self._spawn("wireplumber")
         self._spawn("pipewire-pulse")
         wait_until(self._answers, 20, "pipewire-pulse to answer")

@@ -219,26 +219,25 @@ def test_not_invasive_and_nothing_left_after_kill_9(
 def test_the_app_is_found_again_after_the_server_restarts(
     kind: str, clips: dict[str, Path], tmp_path: Path
 ) -> None:
-    if True:
-        with pulse_rig(tmp_path / kind, kind=kind) as rig:
-            loopcap = make_loopcap(tmp_path / f"{kind}-loopcap", rig.env)
-            output = tmp_path / f"{kind}.wav"
-            proc = start_recording(loopcap, output, 9.0, "--app", "VoiceApp", server=rig)
-            rig.play(clips["other"], app="VoiceApp").wait(timeout=10)
-            rig.kill()
-            time.sleep(1.0)
-            assert proc.poll() is None, "loopcap survives the server's death"
-            rig.start()
-            wait_until_attached(rig)  # reconnection retries every second, then a new worker
-            time.sleep(0.5)
-            rig.play(clips["voice"], app="VoiceApp").wait(timeout=10)
-            rig.play(clips["other"], app="Someone").wait(timeout=10)
-            _, stderr = proc.communicate(timeout=60)
-            assert proc.returncode == 0, stderr
-            assert "audio source is back" in stderr
-            recorded = mono(output)
-            _, score = best_alignment(recorded, mono(clips["voice"]))
-            assert score >= 0.99, f"{kind}: the app after the restart: {score:.3f}"
+    with pulse_rig(tmp_path / kind, kind=kind) as rig:
+        loopcap = make_loopcap(tmp_path / f"{kind}-loopcap", rig.env)
+        output = tmp_path / f"{kind}.wav"
+        proc = start_recording(loopcap, output, 9.0, "--app", "VoiceApp", server=rig)
+        rig.play(clips["other"], app="VoiceApp").wait(timeout=10)
+        rig.kill()
+        time.sleep(1.0)
+        assert proc.poll() is None, "loopcap survives the server's death"
+        rig.start()
+        wait_until_attached(rig)  # reconnection retries every second, then a new worker
+        time.sleep(0.5)
+        rig.play(clips["voice"], app="VoiceApp").wait(timeout=10)
+        rig.play(clips["other"], app="Someone").wait(timeout=10)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        assert "audio source is back" in stderr
+        recorded = mono(output)
+        _, score = best_alignment(recorded, mono(clips["voice"]))
+        assert score >= 0.99, f"{kind}: the app after the restart: {score:.3f}"
 
 
 def test_empty_app_name_is_one_clear_line(server: PulseRig, tmp_path: Path) -> None:
