@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from capture.processes import stop_process
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 PAGE = """<!doctype html>
@@ -141,13 +143,7 @@ def chromium_command(url: str, profile: Path) -> list[str]:
 
 def stop_group(proc: subprocess.Popen[bytes], timeout: float = 5) -> None:
     """Stop a process started with ``start_new_session=True`` and whatever it started."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc, timeout)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # its helpers (renderer, zygote), same group
 
