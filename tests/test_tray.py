@@ -547,3 +547,29 @@ def test_xorg_fallback_left_click_catches_a_note(loopcap: Loopcap, pulse: PulseR
             10,
             "the click to arm the note catcher",
         )
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_stop_signal_saves_the_recording_and_quits(
+    loopcap: Loopcap,
+    pulse: PulseRig,
+    speech: npt.NDArray[np.int16],
+    tmp_path: Path,
+    stop_signal: signal.Signals,
+) -> None:
+    """``kill`` and a closed session (SIGHUP) while recording: the tray quits cleanly and the
+    recording so far is a finished file, not a ``.part`` left for recovery."""
+    clip = write_wav(tmp_path / "clip.wav", speech)
+    with tray_desktop(loopcap) as desk, running_tray(loopcap, desk) as tray:
+        tray.wait_stderr("tray icon ready")
+        started = loopcap.run("ctl", "start")
+        assert started.returncode == 0, started.stderr
+        pulse.play(clip).wait(timeout=30)
+        os.kill(tray.pid, stop_signal)
+        tray.proc.wait(30)
+        saved = tray.next_saved()
+    assert tray.proc.returncode == 0, "".join(tray.stderr)
+    assert saved.exists() and saved.parent.is_relative_to(loopcap.home), saved
+    assert not list(saved.parent.glob("*.part")), "nothing half-written is left"
+    _offset, score = best_alignment(decode_to_array(saved), as_float(speech))
+    assert score >= 0.95, score

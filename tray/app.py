@@ -40,6 +40,7 @@ from capture.events import (
     State,
     StateChanged,
 )
+from capture.processes import STOP_SIGNALS
 from tray.icons import load_images
 
 if TYPE_CHECKING:
@@ -466,7 +467,7 @@ class TrayApp:
     # -- running -------------------------------------------------------------------------------
 
     def run(self, on_ready: Callable[[TrayApp], None] | None = None) -> None:
-        """Show the icon and handle it until Quit or SIGTERM/SIGINT; owns the calling thread."""
+        """Show the icon and handle it until Quit or a stop signal; owns the calling thread."""
         unsubscribe = self.service.subscribe(self._on_event)
 
         def on_signal(_signum: int, _frame: object) -> None:
@@ -474,7 +475,7 @@ class TrayApp:
             # loop that icon.stop() waits on (the xorg backend).
             threading.Thread(target=self.quit, daemon=True, name="quit").start()
 
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
 
         def setup(icon: Any) -> None:
             self._catch_signals_in_glib()
@@ -501,7 +502,7 @@ class TrayApp:
 
     def _catch_signals_in_glib(self) -> None:
         """The GTK backends reset SIGINT to the default (kill) and run a C loop: let GLib catch
-        SIGINT and SIGTERM, so that the service stops cleanly and a recording is finalized."""
+        the stop signals, so that the service stops cleanly and a recording is finalized."""
         if self.backend not in ("appindicator", "gtk"):
             return
         from gi.repository import GLib
@@ -510,7 +511,7 @@ class TrayApp:
             self.quit()
             return False
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, quit_from_signal)
 
     def quit(self) -> None:

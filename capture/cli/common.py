@@ -13,12 +13,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from capture.errors import UsageError
 from capture.paths import sessions_dir
+from capture.processes import STOP_SIGNALS
 from capture.settings import Settings, load_settings
-
-#: Ctrl+C, ``kill`` and a closed terminal: each asks to stop and save, none to die.
-STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 
 if TYPE_CHECKING:
     from capture.recording.recorder import Recorder

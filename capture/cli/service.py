@@ -103,13 +103,9 @@ def _print_status(reply: dict[str, Any]) -> None:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    from capture.cli.common import (
-        STOP_SIGNALS,
-        offer_recovery,
-        say_if_app_silent,
-        settings_for_args,
-    )
+    from capture.cli.common import offer_recovery, say_if_app_silent, settings_for_args
     from capture.events import NoteFailed, NoteSaved, RecordingFailed, RecordingSaved
+    from capture.processes import STOP_SIGNALS
     from capture.service.instance import LoopcapService
 
     service = LoopcapService(settings_for_args(args))

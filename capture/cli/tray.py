@@ -54,6 +54,7 @@ def _run_with_icon(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from capture.cli.common import settings_for_args
+    from capture.events import Event, RecordingFailed, RecordingSaved
     from capture.service.instance import LoopcapService
     from tray.app import TrayApp
 
@@ -103,5 +104,14 @@ def _run_with_icon(args: argparse.Namespace) -> int:
 
         app.run(on_ready)
     finally:
+        # Quit (menu or a stop signal) while recording: the icon is gone by the time the service
+        # finalizes the recording, so say here where it went.
+        def on_finalized(event: Event) -> None:
+            if isinstance(event, RecordingSaved):
+                print(event.path, flush=True)
+            elif isinstance(event, RecordingFailed):
+                print(f"loopcap: {event.message}", file=sys.stderr, flush=True)
+
+        service.subscribe(on_finalized)
         service.stop()
     return 0
