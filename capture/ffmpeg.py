@@ -220,6 +220,15 @@ _AUDIO_ENCODERS = {
     "voice-note": ("ogg", "libopus"),
 }
 AUDIO_FORMATS = tuple(_AUDIO_ENCODERS)
+#: Other names a file of an audio format goes by: Ogg Opus is as often ``.ogg`` or ``.oga``.
+EXTENSION_ALIASES = {"ogg": "opus", "oga": "opus"}
+
+
+def same_container(fmt: str, other: str) -> bool:
+    """Whether two audio formats write the same kind of file (e.g. voice-note and opus)."""
+    return _AUDIO_ENCODERS.get(fmt, ("?",))[0] == _AUDIO_ENCODERS.get(other, ("!",))[0]
+
+
 #: Screen recordings: H.264 (and AAC) in MP4 or Matroska.
 VIDEO_FORMATS = ("mp4", "mkv")
 #: Encoders every ffmpeg has built in: nothing to check before using them.

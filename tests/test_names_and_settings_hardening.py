@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +129,26 @@ def test_devices_with_an_x_server_that_hangs_up_is_one_line(
     assert "closed by server" in result.stdout
     listed = loopcap.run("devices", "--json", timeout=60, DISPLAY=x_server_that_hangs_up)
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".ogg", ".m4a"])
+def test_a_recording_to_a_non_utf8_name_is_saved_under_those_bytes(
+    loopcap: Loopcap, pulse: PulseRig, tmp_path: Path, suffix: str
+) -> None:
+    """A file name in Latin-1 (an old disk, a copied folder): ffmpeg encodes to it through its
+    temporary name, and the name printed is the same bytes."""
+    name = b"caf\xe9 \xff note" + suffix.encode()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / os.fsdecode(name)
+    result = subprocess.run(
+        loopcap.command("record", "--audio-only", "--duration", "1", "-o", str(target)),
+        env=loopcap.env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert [os.fsencode(p.name) for p in folder.iterdir()] == [name], "one file, its own bytes"
+    assert result.stdout.strip() == os.fsencode(target)
+    assert 0.8 < float(ffprobe(target)["format"]["duration"]) < 1.3  # type: ignore[index]

@@ -125,6 +125,15 @@ def test_format_from_extension_or_flag(tmp_path: Path) -> None:
         resolve(str(tmp_path / "a.xyz"), None, tmp_path)
 
 
+def test_ogg_names_are_ogg_opus_kept_as_written(tmp_path: Path) -> None:
+    assert resolve(str(tmp_path / "a.ogg"), None, tmp_path) == (tmp_path / "a.ogg", "opus")
+    assert resolve(str(tmp_path / "a.OGA"), None, tmp_path) == (tmp_path / "a.OGA", "opus")
+    note = resolve(str(tmp_path / "a.ogg"), "voice-note", tmp_path)
+    assert note == (tmp_path / "a.ogg", "voice-note")
+    with pytest.raises(UsageError, match="does not match"):
+        resolve(str(tmp_path / "a.ogg"), "mp3", tmp_path)
+
+
 def test_existing_file_is_not_overwritten_unless_asked(tmp_path: Path) -> None:
     existing = tmp_path / "keep.mp3"
     existing.write_bytes(b"precious")

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from capture.errors import OutputError, UsageError
-from capture.ffmpeg import file_extension
+from capture.ffmpeg import EXTENSION_ALIASES, file_extension, same_container
 from capture.recording.atomic import shorten_name, unique_path
 from capture.settings import name_template_problem
 
@@ -98,6 +98,15 @@ def _named_target(
 ) -> tuple[Path, str]:
     """The format a named output asks for (by extension or flag), and its final name."""
     extension = name.suffix.lower().lstrip(".")
+    alias = EXTENSION_ALIASES.get(extension)
+    if alias is not None and alias in formats:
+        # e.g. "note.ogg": Ogg Opus under its other name, kept as the user wrote it.
+        if fmt is not None and not same_container(fmt, alias):
+            raise UsageError(
+                f"the format {fmt} does not match the file name {name.name}; use one of them",
+                option="format",
+            )
+        return name, fmt or alias
     if fmt is not None and file_extension(fmt) == extension:
         pass  # e.g. the voice-note format with a .opus name
     elif extension in formats:
