@@ -49,6 +49,8 @@ class SourceProblem:
 class RecordingSaved:
     path: Path
     seconds: float
+    #: The recent past from the replay ring ("save the last N seconds"), not a started recording.
+    replay: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from capture.events import CatchState, Event, NoteArmed, NoteCatching, NoteSaved, NoteTimedOut
+from capture.events import (
+    CatchState,
+    Event,
+    NoteArmed,
+    NoteCatching,
+    NoteSaved,
+    NoteTimedOut,
+    RecordingSaved,
+)
 from capture.notes.service import ClipFormat
 from capture.recording.recorder import Recorder
 from capture.settings import NoteSettings, Settings
@@ -230,6 +238,7 @@ def test_save_last_writes_what_was_just_played(
     recorder: Recorder, pulse: PulseRig, spoken: dict[str, npt.NDArray[np.int16]], tmp_path: Path
 ) -> None:
     recorder.start_notes(ClipFormat(tmp_path, "wav", "note-%H-%M-%S"))
+    events = collect(recorder)
     time.sleep(4.0)  # the ring must hold more than the 8 s asked for
     pulse.play(write_wav(tmp_path / "bob.wav", spoken["bob"])).wait(timeout=20)
     time.sleep(0.3)
@@ -238,6 +247,13 @@ def test_save_last_writes_what_was_just_played(
     assert len(recorded) / RATE == pytest.approx(8.0, abs=0.1)
     _, score = best_alignment(recorded, as_float(spoken["bob"]))
     assert score >= 0.99
+    saved = wait_for_event(events, RecordingSaved)
+    assert saved.path == path and saved.replay, "told apart from a started recording"
+    # Asked for more than the ring has heard: the event gives the file's real length.
+    longer = recorder.save_last(600.0)
+    heard = len(decode_to_array(longer)) / RATE
+    assert 8.0 < heard < 60.0
+    assert wait_for_event(events, RecordingSaved).seconds == pytest.approx(heard, abs=0.05)
 
 
 def test_split_test_prints_the_notes_of_a_recording(

@@ -400,6 +400,8 @@ class TrayApp:
         """On the Recorder's event thread."""
         if isinstance(event, NoteSaved | RecordingSaved):
             kind = "Note" if isinstance(event, NoteSaved) else "Recording"
+            if isinstance(event, RecordingSaved) and event.replay:
+                kind = f"The last {duration_label(event.seconds)}"
             path = event.path
             self._tell(
                 f"{path.name} ({duration_label(event.seconds)})\nin {where_label(path.parent)}",

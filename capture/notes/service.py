@@ -199,14 +199,15 @@ class NoteService:
         """The hotkey: handled on the pump thread with the next block (within ~40 ms)."""
         self._presses.put(time.monotonic())
 
-    def save_last(self, seconds: float) -> Path:
-        """Save the last ``seconds`` of audio now (blocking); returns the file."""
+    def save_last(self, seconds: float) -> tuple[Path, float]:
+        """Save the last ``seconds`` of audio now (blocking); returns the file and its length,
+        shorter than asked when the ring has not heard that much yet."""
         latest = self.ring.latest_frame
         if latest is None:
             raise LoopcapError("nothing has been heard yet; try again in a moment")
         start = max(0, latest - round(seconds * self.samplerate))
         real_start, frames = self.ring.snapshot_from(start, latest)
-        return self._save(frames, real_start, "loopcap")
+        return self._save(frames, real_start, "loopcap"), len(frames) / self.samplerate
 
     # -- the saver thread ----------------------------------------------------------------------
 

@@ -710,8 +710,8 @@ class Recorder:
 
     def save_last(self, seconds: float) -> Path:
         """Save the last ``seconds`` of what was played (as far as the ring reaches)."""
-        path = self.start_notes().save_last(seconds)
-        self._emit(RecordingSaved(path, seconds))
+        path, saved_seconds = self.start_notes().save_last(seconds)
+        self._emit(RecordingSaved(path, saved_seconds, replay=True))
         self._events.flush()
         return path
 

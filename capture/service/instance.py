@@ -47,7 +47,7 @@ class SavedFile:
     path: Path
     seconds: float
     saved_at: datetime
-    kind: str  # "note" or "recording" (the last N seconds are one too)
+    kind: str  # "note", "recording" or "clip" (the last N seconds, from the replay ring)
 
 
 class LoopcapService:
@@ -182,7 +182,9 @@ class LoopcapService:
         if isinstance(event, NoteTimedOut):
             self.last_message = "no note came; catching stopped"
         elif isinstance(event, NoteSaved | RecordingSaved):
-            kind = "recording" if isinstance(event, RecordingSaved) else "note"
+            kind = "note"
+            if isinstance(event, RecordingSaved):
+                kind = "clip" if event.replay else "recording"
             self.recent.appendleft(SavedFile(event.path, event.seconds, datetime.now(), kind))
             self.last_message = f"saved {event.path}"
         elif isinstance(event, RecordingFailed):
