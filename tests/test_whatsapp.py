@@ -21,6 +21,7 @@ from capture.batch.whatsapp.names import parse_note_name, safe_name_part
 from capture.tags import read_tags
 from tests._voice_notes import duration, make_notes, packet_hashes, require_tools
 from tests.helpers import run_cli
+from tests.rig import best_alignment, decode_to_array
 
 LRM = "\u200e"
 NNBSP = "\u202f"
@@ -175,6 +176,27 @@ def test_ios_us_export_and_lossless_opus(pool: list[Path], tmp_path: Path) -> No
         "Book Club",
     )
     assert packet_hashes(opus_out / "2025-10-14_09-03-40 - Zoë.opus") == packet_hashes(pool[7])
+
+
+@pytest.mark.parametrize("fmt", ["m4a", "flac", "wav"])
+def test_import_to_other_formats_tags_each_note(pool: list[Path], tmp_path: Path, fmt: str) -> None:
+    """An iPhone user wants M4A, an archivist FLAC: same names and tags, real audio of each note."""
+    notes = {"00000028-AUDIO-2025-10-13-18-24-05.opus": pool[6]}
+    archive = build_export(
+        tmp_path, "_chat.txt", IOS_US, notes, as_zip="WhatsApp Chat - Book Club.zip"
+    )
+    out = tmp_path / fmt
+    result = run_cli(tmp_path, "import-whatsapp", archive, "--out", out, "--to", fmt)
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = imported(out)
+    assert {name: (t["artist"], t["date"], t["album"]) for name, t in got.items()} == {
+        f"2025-10-13_18-24-05 - Bob.{fmt}": ("Bob", "2025-10-13T18:24:05", "Book Club"),
+    }
+    converted = out / f"2025-10-13_18-24-05 - Bob.{fmt}"
+    assert duration(converted) == pytest.approx(duration(pool[6]), abs=0.1)
+    heard = decode_to_array(converted, rate=16000)
+    _offset, score = best_alignment(heard, decode_to_array(pool[6], rate=16000))
+    assert score >= 0.95, f"{fmt}: the note's own audio ({score:.3f})"
 
 
 IOS_DE = (

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from capture.batch.whatsapp.names import IMPORT_FORMATS
 from capture.cli.common import signals_interrupt
 from capture.errors import UsageError
 from capture.ffmpeg import AUDIO_FORMATS
@@ -184,9 +185,10 @@ def register_import_whatsapp(subparsers: Subparsers) -> None:
     )
     parser.add_argument(
         "--to",
-        choices=("mp3", "opus"),
+        choices=IMPORT_FORMATS,
         default="mp3",
-        help="mp3 (default) or opus: keep the original audio untouched, only add tags",
+        help="mp3 (default), m4a, flac, wav, or opus: keep the original audio untouched, "
+        "only add tags",
     )
     parser.add_argument("--jobs", type=int, metavar="N", help="notes converted at once")
     parser.add_argument(

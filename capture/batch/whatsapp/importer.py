@@ -1,4 +1,5 @@
-"""Importing voice notes: read the source, plan, convert to MP3 (or tag copies), report."""
+"""Importing voice notes: read the source, plan, convert (to MP3 by default, or M4A, FLAC, WAV)
+or tag copies of the original Opus, report."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from capture.batch.whatsapp.archive import (
     read_folder,
     read_zip_export,
 )
+from capture.batch.whatsapp.names import IMPORT_FORMATS
 from capture.batch.whatsapp.plan import ImportPlan, note_tags, plan_import
 from capture.errors import DiskFullError, LoopcapError, UnattributedNotesError, UsageError
 from capture.recording.atomic import atomic_output, output_error
@@ -91,12 +93,15 @@ def import_whatsapp(
 ) -> ImportReport:
     """Import every distinct voice note of ``source`` (zip, export folder or notes folder).
 
-    Each becomes ``out_dir/YYYY-MM-DD_HH-MM-SS - Sender.mp3``, or with ``to="opus"`` a tagged
-    copy of the original bytes. ``strict`` raises :class:`UnattributedNotesError`, before
-    anything is written, when the export's chat text names no sender or time for some notes.
+    Each becomes ``out_dir/YYYY-MM-DD_HH-MM-SS - Sender.mp3`` (or ``.m4a``, ``.flac``, ``.wav``
+    as ``to`` says), or with ``to="opus"`` a tagged copy of the original bytes. ``strict`` raises
+    :class:`UnattributedNotesError`, before anything is written, when the export's chat text
+    names no sender or time for some notes.
     """
-    if to not in ("mp3", "opus"):
-        raise UsageError(f"cannot import to '{to}'; choose mp3 or opus", option="to")
+    if to not in IMPORT_FORMATS:
+        raise UsageError(
+            f"cannot import to '{to}'; choose one of {', '.join(IMPORT_FORMATS)}", option="to"
+        )
     if not source.exists():
         raise UsageError(f"{source}: no such file or folder")
     try:
@@ -115,7 +120,7 @@ def import_whatsapp(
             contents = ExportContents((), (NoteFile(source.name, source, mtime),))
         else:
             raise UsageError(f"{source}: not a chat export (.zip), a folder or a voice note")
-        plan = plan_import(contents, extension=".mp3" if to == "mp3" else None)
+        plan = plan_import(contents, extension=None if to == "opus" else f".{to}")
         if strict and plan.unattributed:
             count = len(plan.unattributed)
             raise UnattributedNotesError(
@@ -138,12 +143,16 @@ def import_whatsapp(
             )
             for p in plan.notes
         ]
-        if to == "mp3":
-            batch = convert_batch(
-                jobs, options=options, workers=workers, cancel=cancel, on_result=on_result
-            )
-        else:
+        if to == "opus":
             batch = _keep_original(jobs, on_result, cancel)
+        else:
+            batch = convert_batch(
+                jobs,
+                options=replace(options or Mp3Options(), target=to),
+                workers=workers,
+                cancel=cancel,
+                on_result=on_result,
+            )
         return ImportReport(
             batch,
             plan.duplicates,

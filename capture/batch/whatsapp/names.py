@@ -12,6 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+#: What imported notes can become: an audio format to convert to, or "opus" to keep each note's
+#: own bytes (only tags added).
+IMPORT_FORMATS = ("mp3", "m4a", "flac", "wav", "opus")
+
 
 @dataclass(frozen=True, slots=True)
 class NoteName:
