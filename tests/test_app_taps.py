@@ -5,9 +5,11 @@ and are skipped elsewhere, with the reason."""
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -455,3 +457,148 @@ def test_macos_taps_all_sound_but_an_app_that_is_not_there() -> None:
         assert block.dtype == np.int16 and block.shape == (BLOCK, 2)
     finally:
         stream.close()
+
+
+# -- the wiring, against stand-ins shaped like the packages' verified signatures ---------------
+
+
+class FakeProcTapCapture:
+    """proc-tap 1.1's ProcessAudioCapture(pid, on_data=None, resample_quality='best'): the
+    native capture is made (and may fall back) in the constructor, started by start()."""
+
+    made: ClassVar[list[int]] = []
+
+    def __init__(self, pid: int, on_data: Any = None, resample_quality: str = "best") -> None:
+        self.pid = pid
+        specific = pid != 666  # this one "fell back" to all sound
+        native = SimpleNamespace(is_process_specific=lambda: specific, get_last_error=lambda: "")
+        self._backend = SimpleNamespace(_native=native)
+        self.started = self.closed = False
+        self.reads = 0
+        FakeProcTapCapture.made.append(pid)
+
+    def get_format(self) -> dict[str, int | str]:
+        return {
+            "sample_rate": 48000,
+            "channels": 2,
+            "bits_per_sample": 32,
+            "sample_format": "float32",
+        }
+
+    def start(self) -> None:
+        self.started = True
+
+    def read(self, timeout: float = 1.0) -> bytes | None:
+        # Like its queue: one 10 ms chunk, then nothing until the next is due.
+        self.reads += 1
+        due = self.started and not self.closed and self.reads % 2
+        return np.full(960, 0.25, "<f4").tobytes() if due else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_windows_open_app_taps_each_copy_through_proc_tap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from capture.audio import _wasapi_apps as wasapi
+    from capture.audio._wasapi_apps import Process
+
+    processes = [Process(10, "WhatsApp.exe", 1), Process(11, "WhatsApp.exe", 10)]
+    monkeypatch.setattr(wasapi, "windows_build", lambda: 22631)
+    monkeypatch.setattr(wasapi, "running_processes", lambda: list(processes))
+    monkeypatch.setattr(
+        wasapi, "import_proc_tap", lambda: SimpleNamespace(ProcessAudioCapture=FakeProcTapCapture)
+    )
+    FakeProcTapCapture.made = []
+    stream = wasapi.WasapiApps().open_app(AppFilter("whatsapp"), "", RATE, 2, BLOCK)
+    try:
+        assert FakeProcTapCapture.made == [10] and stream.matching_now == 1
+        assert "whatsapp" in stream.source.name
+        processes.append(Process(20, "WhatsApp.exe", 1))  # a second copy, started later
+        blocks = [stream.read() for _ in range(25)]  # a second: rescanned, both tapped
+        assert FakeProcTapCapture.made == [10, 20] and sorted(stream.following) == [10, 20]
+        assert all(b.shape == (BLOCK, 2) for b in blocks)
+        assert any((b == 8192).all() for b in blocks), "one copy's sound, converted"
+    finally:
+        stream.close()
+    processes[:] = [Process(666, "WhatsApp.exe", 1)]
+    with pytest.raises(AudioSourceError, match=r"did not let loopcap record WhatsApp\.exe"):
+        wasapi.WasapiApps().open_app(AppFilter("whatsapp"), "", RATE, 2, BLOCK)
+
+
+class FakeCatapSession:
+    """catap 0.6's RecordingSession: from_process(process, output_path=None, *, on_buffer=...),
+    from_system_audio(output_path=None, *, exclude=(), on_buffer=...), start(), close()."""
+
+    made: ClassVar[list[tuple[str, Any]]] = []
+
+    def __init__(self, on_buffer: Any) -> None:
+        self.on_buffer = on_buffer
+        self.capture_failed = False
+        self.closed = False
+
+    @classmethod
+    def from_process(cls, process: Any, output_path: Any = None, *, on_buffer: Any) -> Any:
+        cls.made.append(("process", process.pid))
+        return cls(on_buffer)
+
+    @classmethod
+    def from_system_audio(
+        cls, output_path: Any = None, *, exclude: Any = (), on_buffer: Any
+    ) -> Any:
+        cls.made.append(("all but", sorted(p.pid for p in exclude)))
+        return cls(on_buffer)
+
+    def start(self) -> None:
+        # Like catap's worker thread: a 10 ms buffer every 10 ms until closed.
+        fmt = SimpleNamespace(
+            sample_rate=48000.0, num_channels=2, bits_per_sample=16, is_float=False
+        )
+        buffer = SimpleNamespace(data=np.full(960, 4096, "<i2").tobytes(), format=fmt)
+
+        def deliver() -> None:
+            while not self.closed:
+                self.on_buffer(buffer)
+                time.sleep(0.01)
+
+        threading.Thread(target=deliver, daemon=True).start()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _catap_process(pid: int, name: str, bundle: str) -> Any:
+    return SimpleNamespace(
+        audio_object_id=pid + 1000, pid=pid, bundle_id=bundle, name=name, is_outputting=True
+    )
+
+
+def test_macos_open_app_taps_through_catap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from capture.audio import _coreaudio_apps as coreaudio
+
+    found = [_catap_process(501, "WhatsApp", "net.whatsapp.WhatsApp")]
+    catap = SimpleNamespace(
+        list_audio_processes=lambda: list(found), RecordingSession=FakeCatapSession
+    )
+    monkeypatch.setattr(coreaudio, "macos_version", lambda: (15, 1))
+    monkeypatch.setattr(coreaudio, "import_catap", lambda: catap)
+    FakeCatapSession.made = []
+    assert coreaudio.CoreAudioApps().list_apps() == [
+        AppInfo("WhatsApp", "net.whatsapp.WhatsApp", 501)
+    ]
+    stream = coreaudio.CoreAudioApps().open_app(AppFilter("whatsapp"), "", RATE, 2, BLOCK)
+    blocks = [stream.read() for _ in range(12)]
+    stream.close()
+    assert FakeCatapSession.made == [("process", 501)]
+    assert any((b == 4096).any() for b in blocks), "the tap's int16 buffer, in the output"
+
+    FakeCatapSession.made = []
+    stream = coreaudio.CoreAudioApps().open_app(
+        AppFilter("whatsapp", exclude=True), "", RATE, 2, BLOCK
+    )
+    found.append(_catap_process(502, "WhatsApp Helper", "net.whatsapp.WhatsApp.helper"))
+    for _ in range(25):
+        stream.read()
+    stream.close()
+    assert FakeCatapSession.made == [("all but", [501]), ("all but", [501, 502])], (
+        "a global tap leaving the app out, made anew when the app has another process"
+    )

@@ -28,7 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from capture.audio._tapped import LinearResampler, TapFailed, TappedAppStream, pcm_to_frames
+from capture.audio._tapped import (
+    MAX_TAKE,
+    LinearResampler,
+    TapFailed,
+    TappedAppStream,
+    pcm_to_frames,
+)
 from capture.errors import AudioSourceError
 
 if TYPE_CHECKING:
@@ -153,7 +159,7 @@ class CatapTap:
 
     def take(self) -> list[Frames]:
         chunks: list[Frames] = []
-        while True:
+        while len(chunks) < MAX_TAKE:
             try:
                 buffer = self.buffers.get_nowait()
             except queue.Empty:

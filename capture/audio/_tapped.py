@@ -46,6 +46,9 @@ DELAY_MS = 300
 #: sends no packets while a process is silent): it is placed where it arrived, not glued on.
 RESYNC_MS = 120
 
+#: The most chunks one ``take`` hands out: a tap that never runs dry cannot stall the clock.
+MAX_TAKE = 256
+
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 

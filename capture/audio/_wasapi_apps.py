@@ -19,6 +19,14 @@ Two things proc-tap does that loopcap must not let through:
   after opening that the capture really is the process's (``is_process_specific``).
 - It has the include mode only (``PROCESS_LOOPBACK_MODE_INCLUDE_TARGET_PROCESS_TREE`` is fixed
   in its native code): "all sound but this app" is refused with a message.
+
+Why not the exclude mode by hand (comtypes): it means declaring the vtables of
+``IAudioClient``, ``IAudioCaptureClient`` and ``IActivateAudioInterfaceAsyncOperation`` and
+implementing an agile ``IActivateAudioInterfaceCompletionHandler`` in Python, called on a COM
+worker thread. None of it can run where loopcap is developed and tested, and a mistake there
+hangs or crashes the capture instead of failing with a message; the one PyPI package with an
+exclude mode (process-audio-capture) writes WAV files and hands out no PCM. Until it can be
+run on Windows, a clear refusal beats a capture nobody has heard.
 """
 
 from __future__ import annotations
@@ -27,7 +35,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from capture.audio._tapped import LinearResampler, TapFailed, TappedAppStream, pcm_to_frames
+from capture.audio._tapped import (
+    MAX_TAKE,
+    LinearResampler,
+    TapFailed,
+    TappedAppStream,
+    pcm_to_frames,
+)
 from capture.errors import AudioSourceError
 
 if TYPE_CHECKING:
@@ -240,7 +254,7 @@ class ProcTapTap:
 
     def take(self) -> list[Frames]:
         chunks: list[Frames] = []
-        while True:
+        while len(chunks) < MAX_TAKE:
             try:
                 data = self._capture.read(timeout=0)
             except RuntimeError as exc:  # its thread is gone: "Capture is not running"
@@ -257,6 +271,7 @@ class ProcTapTap:
                     resampler=self._resampler,
                 )
             )
+        return chunks
 
     def close(self) -> None:
         self._capture.close()
