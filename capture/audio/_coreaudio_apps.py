@@ -24,6 +24,7 @@ output device's rate) by the shared helpers.
 from __future__ import annotations
 
 import queue
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,11 @@ def macos_version() -> tuple[int, ...]:
 
 
 def import_catap() -> Any:
+    if sys.version_info < (3, 11):
+        raise AudioSourceError(
+            "recording one application on macOS needs Python 3.11 or later (for the package "
+            "'catap'); this is Python {}.{}".format(*sys.version_info[:2])
+        )
     try:
         import catap  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
