@@ -78,18 +78,33 @@ def check_app_capture(backend: object) -> Check:
     from capture.audio import list_apps
 
     try:
+        if sys.platform.startswith("win"):
+            # Listing works on any Windows; recording one program needs proc-tap's build.
+            from capture.audio._wasapi_apps import require_process_loopback, windows_build
+
+            require_process_loopback(windows_build())
         apps = list_apps(backend)  # type: ignore[arg-type]
     except LoopcapError as exc:
-        return Check(
-            "per-app capture",
-            False,
-            str(exc),
-            "without it loopcap records all sound; PulseAudio or PipeWire (pipewire-pulse) "
-            "with pulsectl installed records one application",
-            required=False,
-        )
+        return Check("per-app capture", False, str(exc), _app_capture_fix(), required=False)
     playing = ", ".join(app.name for app in apps) or "none playing now"
     return Check("per-app capture", True, f"works; applications: {playing}", required=False)
+
+
+def _app_capture_fix() -> str:
+    if sys.platform == "darwin":
+        return (
+            "without it loopcap records all sound; macOS 14.2+ with catap installed "
+            "(pip install loopcap[apps]) records one application"
+        )
+    if sys.platform.startswith("win"):
+        return (
+            "without it loopcap records all sound; Windows 11 with proc-tap, psutil and pycaw "
+            "installed (pip install loopcap[apps]) records one application"
+        )
+    return (
+        "without it loopcap records all sound; PulseAudio or PipeWire (pipewire-pulse) "
+        "with pulsectl installed records one application"
+    )
 
 
 def _audio_server_fix() -> str:

@@ -219,16 +219,32 @@ class StreamMixer:
 
     Feed it the mix (``on_mix``) and each followed stream (``on_stream``); take output blocks
     with ``pop_block``. Single-threaded: the server's callbacks and the reader share one loop.
+
+    ``align=False`` is for platforms with no whole mix to compare with (Windows process
+    loopback, macOS process taps): the caller moves the clock with ``advance`` and each
+    stream's data is placed where its arrival says; a stream whose data comes more than
+    ``resync_ms`` after its continuation (paused, silent) is placed anew.
     """
 
-    def __init__(self, samplerate: int, channels: int, block_frames: int) -> None:
+    def __init__(
+        self,
+        samplerate: int,
+        channels: int,
+        block_frames: int,
+        *,
+        align: bool = True,
+        delay_ms: int = DELAY_MS,
+        resync_ms: int = RESYNC_MS,
+    ) -> None:
         self.samplerate = samplerate
         self.channels = channels
         self.block_frames = block_frames
+        self.align = align
         self.mix = Timeline(channels)
         self.out = Timeline(channels)
         self.mix_position = 0  # mix frames received so far
-        self.delay_frames = self._ms(DELAY_MS)
+        self.delay_frames = self._ms(delay_ms)
+        self.resync_frames = self._ms(resync_ms)
         # The output starts ``delay_frames`` of silence early: its first block goes out with
         # the mix's first, and from then on one output frame per mix frame. Otherwise the
         # reader would see a first block late by the delay, take it for a gap, fill it with
@@ -249,6 +265,10 @@ class StreamMixer:
         self.mix.add(self.mix_position, frames)
         self.mix_position += len(frames)
         self.mix.drop_before(self.mix_position - self._ms(HISTORY_MS))
+
+    def advance(self, frames: int) -> None:
+        """The clock moves on by ``frames`` with no mix to keep (``align=False``)."""
+        self.mix_position += max(0, frames)
 
     def stream_appeared(
         self, key: object, *, lead_in: bool = True, mix_now: int | None = None
@@ -273,7 +293,7 @@ class StreamMixer:
         if segment.offset is not None:
             expected = segment.offset + segment.received
             arrived = arrival - len(frames)
-            if arrived - expected > self._ms(RESYNC_MS):
+            if arrived - expected > self.resync_frames:
                 # Paused (corked), or only late (PipeWire delivers in bursts): place it again,
                 # looking from where it would continue to where its arrival says.
                 segment = self._segments[key] = _Segment(expected, lead_in=False, resumed=True)
@@ -286,7 +306,7 @@ class StreamMixer:
             segment.arrival_mix_frame = arrival - len(frames)
         segment.chunks.append(frames)
         segment.received += len(frames)
-        if segment.received >= self.align_frames and self._mix_covers(segment):
+        if not self.align or (segment.received >= self.align_frames and self._mix_covers(segment)):
             self._align(segment)
 
     def _mix_covers(self, segment: _Segment) -> bool:
@@ -336,6 +356,10 @@ class StreamMixer:
 
         data = np.concatenate(segment.chunks)
         segment.chunks = []
+        if not self.align:  # nothing to compare with: where it arrived is where it is
+            segment.offset = segment.arrival_mix_frame
+            self.out.add(segment.offset, data)
+            return
         earliest = segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS)
         # Unplaceable (silent, or drowned in the mix): a resumed stream goes on where it was;
         # a new one where its arrival says (on PipeWire that can be off, but it is all there is).

@@ -1,37 +1,65 @@
-"""Windows per-application capture: WASAPI process loopback (Windows 10 2004, build 19041+).
+"""Windows per-application capture: WASAPI process loopback, through proc-tap.
 
 ``ActivateAudioInterfaceAsync`` with ``AUDIOCLIENT_ACTIVATION_TYPE_PROCESS_LOOPBACK`` records one
-process *and its children* (a browser's audio runs in a child process), or all but that tree.
-The COM side comes from the maintained ``proc-tap`` package (import name ``proctap``): its
-``ProcessAudioCapture(pid)`` hands out interleaved float32 PCM, 48 kHz stereo, as bytes. Here:
-the version gate, which process a name means (by image name, from a process list given as data),
-the conversion of proc-tap's blocks to the int16 frames the rest of loopcap reads, and a thin
-``Stream`` over it. The process sends nothing while it is silent; ``LoopbackSource`` pads that
-time with silence from the clock, as it does for endpoint loopback.
+process *and its children* (a browser's audio runs in a child process). The COM side comes
+from the maintained ``proc-tap`` package (import name ``proctap``): its
+``ProcessAudioCapture(pid)`` hands out interleaved float32 PCM, 48 kHz stereo, as bytes, from a
+queue its own thread fills (``read(timeout)``: a chunk, or None when nothing came).
 
-proc-tap offers the include mode only, so "all sound but this app" is refused with a message.
+Here: which processes a name means (by image name, from a process list given as data), one
+capture per process tree of the app, mixed on the wall clock with ``TappedAppStream`` (an app
+that is not running yet is waited for; copies started later are followed too), the
+conversion of proc-tap's blocks, and the applications playing now for ``devices --apps``
+(pycaw's audio sessions of the default speaker).
+
+Two things proc-tap does that loopcap must not let through:
+- Below build 20438 it does not fail: it records *all* sound instead (its native code checks
+  the build and falls back to the whole endpoint; so does any failed activation). Microsoft
+  documents process loopback from build 20348; loopcap gates at proc-tap's 20438, and checks
+  after opening that the capture really is the process's (``is_process_specific``).
+- It has the include mode only (``PROCESS_LOOPBACK_MODE_INCLUDE_TARGET_PROCESS_TREE`` is fixed
+  in its native code): "all sound but this app" is refused with a message.
+
+Why not the exclude mode by hand (comtypes): it means declaring the vtables of
+``IAudioClient``, ``IAudioCaptureClient`` and ``IActivateAudioInterfaceAsyncOperation`` and
+implementing an agile ``IActivateAudioInterfaceCompletionHandler`` in Python, called on a COM
+worker thread. None of it can run where loopcap is developed and tested, and a mistake there
+hangs or crashes the capture instead of failing with a message; the one PyPI package with an
+exclude mode (process-audio-capture) writes WAV files and hands out no PCM. Until it can be
+run on Windows, a clear refusal beats a capture nobody has heard.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from capture.audio._tapped import (
+    MAX_TAKE,
+    LinearResampler,
+    TapFailed,
+    TappedAppStream,
+    pcm_to_frames,
+)
 from capture.errors import AudioSourceError
 
 if TYPE_CHECKING:
     from capture.audio._apps import AppFilter, AppInfo
     from capture.audio._types import Frames
 
-#: Process loopback exists from Windows 10 version 2004 (build 19041).
-FIRST_BUILD = 19041
+log = logging.getLogger(__name__)
+
+#: proc-tap records one process from Windows build 20438 on (Windows 11, Server 2022); below
+#: that it silently records all sound, so loopcap does not use it there.
+FIRST_BUILD = 20438
 
 #: What proc-tap delivers, whatever the device runs at: float32, 48 kHz, two channels.
 PROC_TAP_RATE = 48000
 PROC_TAP_CHANNELS = 2
 
-#: How long one read waits for the process's next block before telling the reader "nothing".
-READ_TIMEOUT_S = 0.2
+#: pycaw's AudioSessionState.Active: the session is playing now.
+SESSION_ACTIVE = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +69,16 @@ class Process:
     parent: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class AudioSession:
+    """One audio session of the default speaker, as pycaw reports it."""
+
+    pid: int
+    image: str  # "" when the process is gone or unreadable
+    active: bool
+    display_name: str = ""
+
+
 def process_loopback_supported(build: int) -> bool:
     return build >= FIRST_BUILD
 
@@ -48,8 +86,8 @@ def process_loopback_supported(build: int) -> bool:
 def require_process_loopback(build: int) -> None:
     if not process_loopback_supported(build):
         raise AudioSourceError(
-            f"recording one application needs Windows 10 version 2004 (build {FIRST_BUILD}) "
-            f"or later; this is build {build}. Without an app, loopcap records all sound"
+            f"recording one application needs Windows 11 (build {FIRST_BUILD} or later); "
+            f"this is build {build}. Without an app, loopcap records all sound"
         )
 
 
@@ -65,33 +103,38 @@ def capture_roots(processes: list[Process], app: AppFilter) -> list[Process]:
     return [p for p in processes if p.pid in matching and p.parent not in matching]
 
 
-def capture_target(processes: list[Process], app: AppFilter) -> Process:
-    """The one process tree proc-tap records for ``app`` (include mode, the tree of its root).
-
-    Exclude mode needs ``PROCESS_LOOPBACK_MODE_EXCLUDE_TARGET_PROCESS_TREE``, which proc-tap
-    does not offer. Several unrelated trees of one app (two copies started apart) would need one
-    capture each, mixed; the first one listed is recorded.
-    """
+def refuse_exclude(app: AppFilter) -> None:
     if app.exclude:
         raise AudioSourceError(
             f"recording all sound but {app.name} is not available on Windows in this version "
             f"of loopcap; record {app.name} alone, or all sound"
         )
-    roots = capture_roots(processes, app)
-    if not roots:
-        raise AudioSourceError(
-            f"no running program matches '{app.name}'; start it first, and name it as its "
-            "executable is called (e.g. WhatsApp for WhatsApp.exe)"
-        )
-    return roots[0]
 
 
-def require_proc_tap_format(samplerate: int) -> None:
-    if samplerate != PROC_TAP_RATE:
-        raise AudioSourceError(
-            f"recording one application on Windows runs at {PROC_TAP_RATE} Hz; "
-            f"this recording asks for {samplerate} Hz"
+def tap_targets(processes: list[Process], app: AppFilter) -> dict[int, Process]:
+    """What to tap for ``app`` now, by pid: one capture per process tree of the app (two
+    copies started apart are two trees, each recorded and mixed)."""
+    refuse_exclude(app)
+    return {p.pid: p for p in capture_roots(processes, app)}
+
+
+def apps_from_sessions(sessions: list[AudioSession]) -> list[AppInfo]:
+    """The applications playing now, from the default speaker's audio sessions: one entry per
+    process with its number of active sessions; the system-sounds session (pid 0) is left out."""
+    from capture.audio._apps import AppInfo, group_apps
+
+    playing = [
+        AppInfo(
+            name=session.display_name
+            if session.display_name and not session.display_name.startswith("@")
+            else image_stem(session.image),
+            executable=session.image,
+            pid=session.pid,
         )
+        for session in sessions
+        if session.active and session.pid and session.image
+    ]
+    return group_apps(playing)
 
 
 def check_proc_tap_format(reported: dict[str, Any]) -> None:
@@ -107,26 +150,36 @@ def check_proc_tap_format(reported: dict[str, Any]) -> None:
         )
 
 
+def check_process_specific(capture: Any, target: Process) -> None:
+    """Refuse a capture that proc-tap opened on all sound instead of the process.
+
+    proc-tap's ``ProcessAudioCapture`` keeps its native capture at ``_backend._native``, whose
+    ``is_process_specific()`` says which it got (proc-tap 1.1 source); not public API, so
+    when it is not there (another version) it cannot be checked, and that is logged.
+    """
+    native = getattr(getattr(capture, "_backend", None), "_native", None)
+    specific = getattr(native, "is_process_specific", None)
+    if not callable(specific):
+        log.warning("cannot check that proc-tap records %s alone", target.image)
+        return
+    if not specific():
+        why = getattr(native, "get_last_error", lambda: "")()
+        raise AudioSourceError(
+            f"Windows did not let loopcap record {target.image} (pid {target.pid}) alone"
+            + (f" ({why})" if why else "")
+            + "; record all sound instead"
+        )
+
+
 def float32_block_to_frames(data: bytes, channels: int, source_channels: int = 2) -> Frames:
     """proc-tap's interleaved float32 bytes → int16 (frames, ``channels``).
 
     A trailing partial sample or frame is dropped. Fewer channels: the average (mono) or the
-    first ones; more: the first channel repeated into the rest (mono into stereo).
+    first ones; more: the last channel repeated into the rest (mono into stereo).
     """
-    import numpy as np
-
-    samples = np.frombuffer(data[: len(data) - len(data) % 4], dtype="<f4")
-    frames = samples[: len(samples) - len(samples) % source_channels].reshape(-1, source_channels)
-    if channels == 1 and source_channels > 1:
-        shaped = frames.mean(axis=1, keepdims=True)
-    elif channels <= source_channels:
-        shaped = frames[:, :channels]
-    else:
-        extra = np.repeat(frames[:, -1:], channels - source_channels, axis=1)
-        shaped = np.concatenate([frames, extra], axis=1)
-    scaled = np.clip(np.nan_to_num(shaped) * 32767.0, -32768, 32767)
-    result: Frames = np.rint(scaled).astype(np.int16)
-    return result
+    return pcm_to_frames(
+        data, bits=32, is_float=True, source_channels=source_channels, channels=channels
+    )
 
 
 def windows_build() -> int:
@@ -163,62 +216,118 @@ def running_processes() -> list[Process]:
     return processes
 
 
-class ProcTapStream:
-    """The Stream the worker reads: one process tree's sound through proc-tap, no padding here
-    (the reader fills a silent process's time from the clock)."""
-
-    def __init__(self, capture: Any, target: Process, app: AppFilter, channels: int) -> None:
-        from capture.audio._types import SourceInfo
-
-        self._capture = capture
-        self._channels = channels
-        what = app.describe()
-        self.source = SourceInfo(f"app:{what}", f"{what} ({target.image}, pid {target.pid})")
-        #: proc-tap attaches to a process, not to its streams: 1 if it runs.
-        self.matching_now = 1
-
-    def read(self) -> Frames | None:
+def audio_sessions() -> list[AudioSession]:
+    """The default speaker's audio sessions (pycaw: ``AudioUtilities.GetAllSessions()``, each
+    with ``ProcessId``, ``Process`` (a psutil.Process or None) and ``State``)."""
+    try:
+        from pycaw.pycaw import AudioUtilities  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise AudioSourceError(_MISSING.format(name="pycaw")) from exc
+    sessions = []
+    for session in AudioUtilities.GetAllSessions():
+        process = session.Process
         try:
-            data = self._capture.read(timeout=READ_TIMEOUT_S)
-        except RuntimeError as exc:  # the capture stopped underneath us
-            from capture.audio._types import StreamLost
+            image = str(process.name()) if process is not None else ""
+        except Exception:  # noqa: BLE001 - psutil: the process went away or is not ours to read
+            image = ""
+        sessions.append(
+            AudioSession(
+                pid=int(session.ProcessId),
+                image=image,
+                active=int(session.State) == SESSION_ACTIVE,
+                display_name=str(session.DisplayName or ""),
+            )
+        )
+    return sessions
 
-            raise StreamLost(f"the application's capture stopped ({exc})") from exc
-        if not data:
-            return None
-        return float32_block_to_frames(data, self._channels, PROC_TAP_CHANNELS)
+
+class ProcTapTap:
+    """One process tree's sound through proc-tap: what its thread queued, converted."""
+
+    def __init__(self, capture: Any, target: Process, channels: int, samplerate: int) -> None:
+        self._capture = capture
+        self.target = target
+        self._channels = channels
+        self._resampler = (
+            LinearResampler(PROC_TAP_RATE, samplerate) if samplerate != PROC_TAP_RATE else None
+        )
+
+    def take(self) -> list[Frames]:
+        chunks: list[Frames] = []
+        while len(chunks) < MAX_TAKE:
+            try:
+                data = self._capture.read(timeout=0)
+            except RuntimeError as exc:  # its thread is gone: "Capture is not running"
+                raise TapFailed(f"the capture of {self.target.image} stopped ({exc})") from exc
+            if not data:
+                return chunks
+            chunks.append(
+                pcm_to_frames(
+                    data,
+                    bits=32,
+                    is_float=True,
+                    source_channels=PROC_TAP_CHANNELS,
+                    channels=self._channels,
+                    resampler=self._resampler,
+                )
+            )
+        return chunks
 
     def close(self) -> None:
         self._capture.close()
+
+
+def open_proc_tap(proctap: Any, target: Process, channels: int, samplerate: int) -> ProcTapTap:
+    """Start proc-tap on ``target``'s process tree, refusing anything but that tree's sound."""
+    try:
+        capture = proctap.ProcessAudioCapture(target.pid)
+    except Exception as exc:  # the native extension raises what it likes
+        raise AudioSourceError(
+            f"could not record {target.image} (pid {target.pid}): {exc}"
+        ) from exc
+    try:
+        check_proc_tap_format(capture.get_format())
+        check_process_specific(capture, target)
+        capture.start()
+    except AudioSourceError:
+        capture.close()
+        raise
+    except Exception as exc:
+        capture.close()
+        raise AudioSourceError(
+            f"could not record {target.image} (pid {target.pid}): {exc}"
+        ) from exc
+    return ProcTapTap(capture, target, channels, samplerate)
 
 
 class WasapiApps:
     name = "wasapi"
 
     def list_apps(self) -> list[AppInfo]:
-        require_process_loopback(windows_build())
-        raise AudioSourceError(
-            "listing the applications playing sound is not available on Windows in this "
-            "version of loopcap; name the program as its executable is called"
-        )
+        return apps_from_sessions(audio_sessions())
 
     def open_app(
         self, app: AppFilter, spec: str, samplerate: int, channels: int, block_frames: int
-    ) -> ProcTapStream:
+    ) -> TappedAppStream[int, Process]:
+        from capture.audio._types import SourceInfo
+
         require_process_loopback(windows_build())
-        require_proc_tap_format(samplerate)
-        target = capture_target(running_processes(), app)
+        refuse_exclude(app)
         proctap = import_proc_tap()
-        capture = proctap.ProcessAudioCapture(target.pid)
-        try:
-            check_proc_tap_format(capture.get_format())
-            capture.start()
-        except AudioSourceError:
-            capture.close()
-            raise
-        except Exception as exc:
-            capture.close()
-            raise AudioSourceError(
-                f"could not record {target.image} (pid {target.pid}): {exc}"
-            ) from exc
-        return ProcTapStream(capture, target, app, channels)
+        what = app.describe()
+
+        def find_targets() -> dict[int, Process]:
+            return tap_targets(running_processes(), app)
+
+        def open_tap(_pid: int, target: Process) -> ProcTapTap:
+            return open_proc_tap(proctap, target, channels, samplerate)
+
+        return TappedAppStream(
+            app,
+            SourceInfo(f"app:{what}", f"{what} (process loopback)"),
+            samplerate,
+            channels,
+            block_frames,
+            find_targets=find_targets,
+            open_tap=open_tap,
+        )
