@@ -13,6 +13,7 @@ import os
 import sys
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -366,29 +367,84 @@ def app_filter(audio: AudioSettings) -> AppFilter | None:
 def remember_app(app: AppFilter | None, path: Path | None = None) -> Path:
     """Write the followed application into the settings file's ``[audio]`` (None: all sound).
 
-    The rest of the file is kept as it was read (comments are not: TOML is rewritten), through
-    a temporary name and a rename.
+    Only ``app`` and ``exclude_app`` change (an empty one means "not set"); the rest of the
+    file stays as the user wrote it (see :func:`update_settings_file`).
     """
-    import tomli_w
+    wanted = {"app": "", "exclude_app": ""}
+    if app is not None:
+        wanted["exclude_app" if app.exclude else "app"] = app.name
+
+    def changes(current: dict[str, Any]) -> dict[str, Any]:
+        audio = current.get("audio", {})
+        # A key that is not in the file and would be empty stays out of it.
+        return {f"audio.{key}": value for key, value in wanted.items() if value or audio.get(key)}
+
+    return update_settings_file(changes, path)
+
+
+def _read_settings_text(path: Path) -> tuple[str, int | None]:
+    """The settings file's text and permission bits ("" and None when it does not exist)."""
+    try:
+        return path.read_text(encoding="utf-8"), path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return "", None
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not UTF-8 text (a stray byte at offset {exc.start}), so it was not "
+            "changed; save it as UTF-8 or delete it"
+        ) from None
+
+
+def update_settings_file(
+    changes: Callable[[dict[str, Any]], dict[str, Any]], path: Path | None = None
+) -> Path:
+    """Set the ``"section.key": value`` pairs that ``changes`` gives for the file's current
+    settings (a plain dict of what it holds), changing nothing else.
+
+    Comments, the order of tables and keys, blank lines and the way values are written all stay
+    as the user wrote them (tomlkit edits the document instead of dumping data). The file is
+    written under a temporary name and renamed (a symlink's target is what changes; its
+    permissions are kept). A file that cannot be read, is not valid TOML or holds settings
+    loopcap refuses is never written: SettingsError says what is wrong with it.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
 
     from capture.recording.atomic import write_atomically
 
     path = path or settings_path()
+    if path.is_symlink():  # settings kept elsewhere (a dotfiles repository): keep the link
+        path = path.resolve()
+    text, mode = _read_settings_text(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        data = {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError(f"cannot update settings file {path}: {exc}") from exc
-    audio = data.setdefault("audio", {})
-    audio.pop("app", None)
-    audio.pop("exclude_app", None)
-    if app is not None:
-        audio["exclude_app" if app.exclude else "app"] = app.name
-    settings_from_dict(data, source=str(path))  # never write a file loopcap would refuse
+        current = tomllib.loads(text)
+        settings_from_dict(current, source=str(path))
+        document = tomlkit.parse(text)
+    except (tomllib.TOMLDecodeError, TOMLKitError) as exc:
+        raise SettingsError(
+            f"{path}: not valid TOML ({exc}), so it was not changed; fix or delete it"
+        ) from None
+    except SettingsError as exc:
+        raise SettingsError(f"{exc}; the file was not changed") from None
+    for dotted, value in changes(current).items():
+        section, key = dotted.split(".", 1)
+        if section not in document:
+            document[section] = tomlkit.table()
+        table = document[section]
+        if table.get(key) != value:
+            table[key] = value
+    updated = tomlkit.dumps(document)
+    if updated == text:
+        return path
+    # What loopcap reads back must be what was meant, and a file it would load.
+    settings_from_dict(tomllib.loads(updated), source=str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(temp: Path) -> None:
-        temp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        temp.write_text(updated, encoding="utf-8")
+        if mode is not None:
+            temp.chmod(mode)
 
     return write_atomically(path, write, overwrite=True)

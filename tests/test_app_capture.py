@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from tests.conftest import Desktop
 from tests.helpers import Loopcap, assert_one_clear_line, make_loopcap
 from tests.rig import (
     RATE,
@@ -27,6 +28,7 @@ from tests.rig import (
     ffprobe,
     noise,
     pulse_rig,
+    tone,
     write_wav,
 )
 
@@ -360,3 +362,49 @@ def test_notes_of_one_app_are_saved_alone_and_whole(
             f"{path.name}: other sound in the note ({leftover:.3f}, loudest at {loudest:.2f} s; "
             f"the note is at {offset / RATE:.2f} s)"
         )
+
+
+def test_screen_recording_of_one_app_keeps_its_beeps_on_the_flashes(
+    server: PulseRig, desktop: Desktop, tmp_path: Path
+) -> None:
+    """``record --app`` of the screen: the app is quiet at first and then beeps on new streams,
+    each with a flash. Its audio is placed on its real time (silence while it is quiet), so
+    each beep lands on its flash within the bound of the whole-mix test; another app, playing
+    all along, is not in the file."""
+    from tests.avsync import Observer, assert_in_sync, sync_errors
+    from tests.test_screen import scene
+
+    loopcap = make_loopcap(tmp_path, server.env)
+    beep = write_wav(tmp_path / "beep.wav", tone(0.1, 1000, level=0.6))
+    # Below the observer's beep threshold, so only the app's beeps count as beeps there.
+    other = write_wav(tmp_path / "other.wav", noise(6.0, level=0.05, seed=16))
+    output = tmp_path / "app-sync.mp4"
+    fps = 30
+    with (
+        scene(desktop, "flasher", f"{desktop.width}x{desktop.height}+0+0") as window,
+        Observer(
+            desktop.display, desktop.width // 4, desktop.height // 2, env=server.env
+        ) as observer,
+    ):
+        proc = loopcap.start(
+            "record", "--app", "BeepApp", "--fps", str(fps), "--duration", "7",
+            "-o", str(output), env=desktop.env,
+        )  # fmt: skip
+        players = [server.play(other, app="OtherApp")]
+        try:
+            loopcap.wait_until_recording(proc)
+            time.sleep(1.5)  # the app is quiet for a while: silence on the clock
+            for _ in range(3):
+                window.send("flash")
+                players.append(server.play(beep, app="BeepApp"))  # a new stream each time
+                time.sleep(1.1 + 1 / (4 * fps))  # each flash at another place between frames
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            for player in players:
+                stop_player(player)
+    assert proc.returncode == 0, stderr
+    errors = sync_errors(observer, output, fps)
+    assert len(errors) == 3
+    assert_in_sync(errors, fps)
+    _, theirs = best_alignment(mono(output), mono(other))
+    assert theirs <= 0.1, f"another app's sound is in the file: {theirs:.3f}"

@@ -91,7 +91,9 @@ def test_ctl_listen_to_switches_a_running_instance(
     config = Path(loopcap.env["LOOPCAP_CONFIG_DIR"])
     config.mkdir(parents=True, exist_ok=True)
     # WAV: noise through MP3 keeps only ~0.8 correlation, which would hide what is tested here.
-    (config / "settings.toml").write_text('[output]\naudio_format = "wav"\n')
+    settings = config / "settings.toml"
+    commented = '# mine\n[output]\naudio_format = "wav"  # lossless\n\n[audio]  # sound\n'
+    settings.write_text(commented)
     service = loopcap.start("listen", "--no-hotkeys")
     try:
         deadline = time.monotonic() + 30
@@ -103,6 +105,7 @@ def test_ctl_listen_to_switches_a_running_instance(
         assert switched.stdout.strip() == "listening to VoiceApp"
         status = json.loads(loopcap.run("ctl", "status", "--json").stdout)
         assert status["following"] == "VoiceApp"
+        assert settings.read_text() == commented + 'app = "VoiceApp"\n', "comments kept"
         time.sleep(1.5)  # the worker is replaced by one that follows the app
         music = pulse.play(music_clip, app="MusicApp")
         time.sleep(0.5)
@@ -122,6 +125,15 @@ def test_ctl_listen_to_switches_a_running_instance(
         bad = loopcap.run("ctl", "listen-to", " ")
         assert bad.returncode != 0 and "Traceback" not in bad.stderr
         assert len([line for line in bad.stderr.splitlines() if line.strip()]) == 1
+        broken = commented + 'app = "VoiceApp\n'  # the user's edit, half done
+        settings.write_text(broken)
+        refused = loopcap.run("ctl", "listen-to", "MusicApp")
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert [line for line in refused.stderr.splitlines() if line.strip()] == [
+            refused.stderr.strip()
+        ]
+        assert "not remembered" in refused.stderr and str(settings) in refused.stderr
+        assert settings.read_text() == broken, "a file that cannot be parsed is never written"
     finally:
         service.terminate()
         service.communicate(timeout=30)

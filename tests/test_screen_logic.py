@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from capture.errors import ScreenSourceError, UsageError
 from capture.recording.video import AudioClock, FramePacer, WallClock, Write
-from capture.screen import Region, Window, match_window
+from capture.screen import Region, Window, match_window, on_frame_grid
 from capture.screen._macos import window_from_info, windows_from_infos
 from capture.screen._windows import region_from_rect, visible_windows
 
@@ -62,6 +62,7 @@ def test_audio_clock_places_instants_by_the_least_delayed_block() -> None:
     clock.set_start(1920)  # the recording starts with the second block
     clock.set_start(3840)  # later calls do not move the start
     assert clock.origin == pytest.approx(100.01)
+    assert clock.time_zero() == pytest.approx(100.05)
     assert clock.to_recording_time(100.01 + 0.04 + 1.0) == pytest.approx(1.0)
 
 
@@ -75,6 +76,29 @@ def test_audio_clock_follows_drift_through_its_window() -> None:
 
 def test_wall_clock_without_audio() -> None:
     assert WallClock(10.0).to_recording_time(12.5) == 2.5
+    assert WallClock(10.0).time_zero() == 10.0
+
+
+def test_grabs_are_moved_onto_the_frame_slots_once_time_zero_is_known() -> None:
+    assert on_frame_grid(5.0123, None, 30) == 5.0123  # no grid yet: free-running
+    zero = 1.004
+    assert on_frame_grid(zero + 10 / 30 + 0.012, zero, 30) == pytest.approx(zero + 10 / 30)
+    assert on_frame_grid(zero + 10 / 30 + 0.02, zero, 30) == pytest.approx(zero + 11 / 30)
+    assert on_frame_grid(zero - 0.5 / 30 + 0.001, zero, 30) == pytest.approx(zero)
+
+
+@given(
+    tick=st.floats(0, 1e5, allow_nan=False),
+    zero=st.floats(0, 1e5, allow_nan=False),
+    fps=st.integers(1, 120),
+)
+def test_a_tick_moves_half_a_frame_at_most_and_lands_on_a_slot(
+    tick: float, zero: float, fps: int
+) -> None:
+    moved = on_frame_grid(tick, zero, fps)
+    assert abs(moved - tick) <= 0.5 / fps + 1e-6
+    slots = (moved - zero) * fps
+    assert abs(slots - round(slots)) < 1e-4
 
 
 # -- constant frame rate --------------------------------------------------------------------------

@@ -212,6 +212,12 @@ RESYNC_MS = 1000
 #: A match is trusted when its correlation stands this far above the others' spread (a
 #: stream's own samples inside a louder mix correlate only 0.2-0.7, but alone in the window).
 MIN_PROMINENCE = 8.0
+#: A match this close to perfect is the stream itself even where nothing stands out: a periodic
+#: sound (a beep) fits every period equally well, so its spread of scores is as high as its peak.
+PERIODIC_MATCH = 0.9
+#: Places within this of the best score count as equally good for a periodic sound (a place
+#: whose window reaches 1 % of its length into what came before scores ~0.005 less).
+PERIODIC_SLACK = 0.002
 
 
 class StreamMixer:
@@ -395,8 +401,17 @@ class StreamMixer:
         if hi - lo < len(probe):
             return fallback
         mix = self.mix.get(lo, hi).astype(np.float64).sum(axis=1)
-        best, prominence = best_match(mix, probe)
-        return lo + best if prominence >= MIN_PROMINENCE else fallback
+        scores = match_scores(mix, probe)
+        best = int(np.argmax(scores))
+        if prominence_of(scores, best) >= MIN_PROMINENCE:
+            return lo + best
+        if scores[best] >= PERIODIC_MATCH:
+            # A periodic sound (a beep, a held note) fits as well one period later, and the
+            # next: no place stands out, yet the match is near-perfect. Its first such place is
+            # where it started (the recorder may have missed its first ms, so its end may come
+            # that much early); its arrival time can be ~100 ms off on PipeWire.
+            return lo + int(np.flatnonzero(scores >= scores[best] - PERIODIC_SLACK)[0])
+        return fallback
 
 
 def best_match(haystack: Signal, needle: Signal) -> tuple[int, float]:
@@ -407,13 +422,28 @@ def best_match(haystack: Signal, needle: Signal) -> tuple[int, float]:
     """
     import numpy as np
 
+    scores = match_scores(haystack, needle)
+    best = int(np.argmax(scores))
+    return best, prominence_of(scores, best)
+
+
+def match_scores(haystack: Signal, needle: Signal) -> Signal:
+    """The normalized correlation of ``needle`` with ``haystack`` at each offset (by FFT)."""
+    import numpy as np
+
     n, m = len(needle), len(haystack)
     size = 1 << (n + m - 1).bit_length()
     dots = np.fft.irfft(np.fft.rfft(haystack, size) * np.conj(np.fft.rfft(needle, size)), size)
     dots = dots[: m - n + 1]
     energy = np.concatenate([[0.0], np.cumsum(haystack * haystack)])
     window = np.sqrt(np.maximum(energy[n:] - energy[: m - n + 1], 1e-9))
-    scores = dots / (window * np.sqrt(float((needle * needle).sum())))
-    best = int(np.argmax(scores))
+    scores: Signal = dots / (window * np.sqrt(float((needle * needle).sum())))
+    return scores
+
+
+def prominence_of(scores: Signal, at: int) -> float:
+    """How far the score at ``at`` stands above the spread (standard deviation) of all."""
+    import numpy as np
+
     spread = float(np.std(scores)) if len(scores) > 1 else 0.0
-    return best, float(scores[best]) / spread if spread > 0 else float("inf")
+    return float(scores[at]) / spread if spread > 0 else float("inf")

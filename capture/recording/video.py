@@ -6,6 +6,9 @@ audio blocks where each sample sits on the monotonic clock, so a frame grabbed a
 constant frame rate: each slot of ``1/fps`` gets the newest frame grabbed for it, and slots no
 grab reached repeat the previous frame, so the video is exactly as long as the audio (feeding
 frames as they come and dropping late ones made 15 s of wall time into 13.27 s of video here).
+The screen is grabbed at the slots' own instants (:meth:`AudioClock.time_zero` gives the grid):
+grabs on a grid of their own were shown up to half a frame before or after they were taken, by
+an amount that changed from one recording to the next (A/V offsets spread over 50 ms at 30 fps).
 
 While recording, frames go through ffmpeg into a fragmented MP4 (``-g fps -flush_packets 1``:
 a SIGKILL loses about a second). Stopping muxes that with the session's audio into the user's
@@ -69,6 +72,9 @@ class AudioClock:
         self.latency_s = latency_s
         self.start_frame: int | None = None
         self._minima: deque[tuple[float, float]] = deque()  # (arrival, origin), origins rising
+        # Read by the screen threads while the audio pump updates the window: published as one
+        # value, never read out of the deque while it is being changed.
+        self._origin: float | None = None
 
     def on_block(self, captured_at: float, end_frame: int) -> None:
         origin = captured_at - self.latency_s - end_frame / self.samplerate
@@ -77,6 +83,7 @@ class AudioClock:
         self._minima.append((captured_at, origin))
         while self._minima[0][0] < captured_at - self.window_s:
             self._minima.popleft()
+        self._origin = self._minima[0][1]
 
     def on_audio_block(self, block: AudioBlock) -> None:
         if not block.silent_fill:  # silence made up by the source arrives on no real schedule
@@ -89,13 +96,18 @@ class AudioClock:
     @property
     def origin(self) -> float | None:
         """The monotonic time of sample 0, as best known now."""
-        return self._minima[0][1] if self._minima else None
+        return self._origin
+
+    def time_zero(self) -> float | None:
+        """The monotonic instant of the recording's time 0 (None until its first sample)."""
+        origin, start_frame = self._origin, self.start_frame
+        if origin is None or start_frame is None:
+            return None
+        return origin + start_frame / self.samplerate
 
     def to_recording_time(self, monotonic: float) -> float | None:
-        origin = self.origin
-        if origin is None or self.start_frame is None:
-            return None
-        return monotonic - origin - self.start_frame / self.samplerate
+        zero = self.time_zero()
+        return None if zero is None else monotonic - zero
 
 
 class WallClock:
@@ -103,6 +115,9 @@ class WallClock:
 
     def __init__(self, started_at: float) -> None:
         self.started_at = started_at
+
+    def time_zero(self) -> float | None:
+        return self.started_at
 
     def to_recording_time(self, monotonic: float) -> float | None:
         return monotonic - self.started_at
@@ -284,6 +299,9 @@ class VideoCapture:
         self._pipe = self._stack.enter_context(
             open_pipe(stream, what=f"encoding the screen into {self.path}")
         )
+        # Grabs fall on the slots' instants: a grab between two slots would be shown up to half
+        # a frame off its time, by an amount that differs from one recording to the next.
+        self.source.align_to(self.clock.time_zero)
         self.source.start()
         self._thread = threading.Thread(target=self._write_loop, daemon=True, name="video")
         self._thread.start()

@@ -1,9 +1,9 @@
 """The screen: a monitor, a region or one window, grabbed with ``mss`` at a steady frame rate.
 
 ``ScreenSource`` is the public way in. It grabs on a thread of its own, paced to the frame rate
-on the monotonic clock, and hands out :class:`Frame` values (BGRA pixels and the instant they
-were grabbed). What happens to them next (placing them on the audio clock, encoding) is
-``capture.recording.video``'s job.
+on the monotonic clock (at the recording's frame slots once it is told where they are), and
+hands out :class:`Frame` values (BGRA pixels and the instant they were grabbed). What happens
+to them next (placing them on the audio clock, encoding) is ``capture.recording.video``'s job.
 
 Finding windows by title is platform work: one private module per platform (``_x11``,
 ``_windows``, ``_macos``), chosen in :func:`_window_backend` and nowhere else.
@@ -51,6 +51,7 @@ __all__ = [
     "list_monitors",
     "list_windows",
     "match_window",
+    "on_frame_grid",
 ]
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,14 @@ def resolve_target(
 # Grabbing
 
 
+def on_frame_grid(tick: float, time_zero: float | None, fps: float) -> float:
+    """The frame slot's instant (``time_zero + n / fps``) nearest to ``tick``; ``tick`` itself
+    while ``time_zero`` is not known. Moves a tick by half a frame at most."""
+    if time_zero is None:
+        return tick
+    return time_zero + round((tick - time_zero) * fps) / fps
+
+
 class ScreenSource:
     """Grabs one monitor, region or window until closed; use as a context manager.
 
@@ -205,6 +214,7 @@ class ScreenSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._warned = False
+        self._time_zero: Callable[[], float | None] | None = None
         self.region: Region | None = None
         self.window: Window | None = None
         self.desktop: Region | None = None
@@ -232,6 +242,11 @@ class ScreenSource:
             self.desktop, monitors = _desktop_and_monitors()
             self.region, self.window = resolve_target(self.target, self.desktop, monitors)
         return self.region
+
+    def align_to(self, time_zero: Callable[[], float | None]) -> None:
+        """Grab at ``time_zero() + n / fps`` (monotonic), the instants of the recording's frame
+        slots; ``time_zero()`` may be None while it is not known yet, and may move a little."""
+        self._time_zero = time_zero
 
     def start(self) -> None:
         self.open()
@@ -295,7 +310,7 @@ class ScreenSource:
                 if frame is not None:
                     self.frames_grabbed += 1
                     self._hand_over(frame)
-                next_tick += period
+                next_tick = self._on_grid(next_tick + period)
                 late = self._clock() - next_tick
                 if late > 0:  # skip the ticks we missed; the writer repeats frames for them
                     next_tick += math.ceil(late / period) * period
@@ -303,6 +318,10 @@ class ScreenSource:
             grabber.close()
             if backend is not None:
                 backend.close()
+
+    def _on_grid(self, tick: float) -> float:
+        zero = self._time_zero() if self._time_zero is not None else None
+        return on_frame_grid(tick, zero, self.fps)
 
     def _grab(self, grabber: Any, backend: WindowBackend | None) -> Frame | None:
         import numpy as np
@@ -322,7 +341,11 @@ class ScreenSource:
         if visible is None:
             self._warn_once(f"{self.describe()} is off the screen; recording its last frame")
             return None
-        before = self._clock()
+        # The server takes the picture when it handles the request, which leaves right now;
+        # the rest of the grab is the reply and copying the pixels out, so the grab's midpoint
+        # would date the picture late by half of that (a grab usually takes 0.3 ms here, but
+        # one that waits for the GIL or a busy core took 90 ms).
+        captured_at = self._clock()
         shot = grabber.grab(
             {
                 "left": visible.left,
@@ -331,7 +354,6 @@ class ScreenSource:
                 "height": visible.height,
             }
         )
-        captured_at = (before + self._clock()) / 2
         pixels = np.frombuffer(shot.raw, dtype=np.uint8).reshape(visible.height, visible.width, 4)
         if visible != region:  # partly off the screen: the rest is black
             canvas = np.zeros((region.height, region.width, 4), dtype=np.uint8)

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from capture.errors import LoopcapError, UsageError
+from capture.errors import LoopcapError, SettingsError, UsageError
 from capture.events import (
     Event,
     NoteArmed,
@@ -155,9 +155,13 @@ class LoopcapService:
         app = None if name.strip().casefold() in ("", "all") else AppFilter(name, exclude=exclude)
         self.recorder.follow_app(app)
         self.settings = self.recorder.settings
-        if remember:
-            remember_app(app)
         self.last_message = f"listening to {self.following}"
+        if remember:
+            try:
+                remember_app(app)
+            except SettingsError as exc:  # the switch stands; only remembering it failed
+                self.last_message = f"{self.last_message}, but not remembered: {exc}"
+                raise SettingsError(self.last_message) from None
         return self.following
 
     def toggle_recording_in_background(self) -> None:
