@@ -98,6 +98,16 @@ def _clickable_xorg_icon(base: type[Any]) -> type[Any]:
         #151), so its left-click handler never runs; this asks for them, so that a click on the
         icon still does the main action (catch note) on the one backend that has no menu."""
 
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # pystray hands stop() to its main loop as a message on the icon's own X connection,
+            # and waits on one reply queue shared by every cross-thread call. Under load, a stop
+            # was seen returning while the loop never ran it: the window stayed and the tray never
+            # quit. Destroying the window on a connection of our own needs no reply; the loop
+            # sees its DestroyNotify and ends.
+            window_id = self._window.id
+            self._stop = lambda: _destroy_window(window_id)
+
         def _create_window(self) -> Any:
             window = super()._create_window()
             window.change_attributes(
@@ -123,6 +133,22 @@ def _clickable_xorg_icon(base: type[Any]) -> type[Any]:
                     return
 
     return ClickableXorgIcon
+
+
+def _destroy_window(window_id: int) -> None:
+    """Destroy a window (the xorg icon's) through a new X connection; gone already is fine."""
+    import Xlib.display
+    import Xlib.error
+
+    display = Xlib.display.Display()
+    gone = Xlib.error.CatchError(Xlib.error.BadWindow)
+    try:
+        display.create_resource_object("window", window_id).destroy(onerror=gone)
+        display.sync()  # the error, if any, arrives by now
+    finally:
+        display.close()
+    if gone.get_error() is not None:
+        log.debug("the icon's window %#x was gone already", window_id)
 
 
 def _request_dock(window_id: int) -> bool:
