@@ -33,21 +33,6 @@ from tests.rig import (
 )
 
 KINDS = ["pulseaudio", "pipewire"]
-# Known gap on PipeWire: pipewire-pulse links a new stream's recorder a quantum late (5-16 ms),
-# so its start comes from the whole mix, other sound included, and a stream's data arrives in
-# bursts that are sometimes placed a little off (more often on a loaded machine). Tests that
-# need a note alone when other apps play at that very instant, or a sample-exact start, are
-# expected to fail there at times until that is solved.
-PIPEWIRE_NOT_ALONE = pytest.mark.xfail(
-    reason="PipeWire: a new stream's first ms come from the mix, other apps' sound included",
-    strict=False,
-)
-
-
-def known_gap_on_pipewire(server: PulseRig, request: pytest.FixtureRequest) -> None:
-    if server.kind == "pipewire":
-        request.applymarker(PIPEWIRE_NOT_ALONE)
-
 
 HEAD = RATE * 50 // 1000  # the first 50 ms
 
@@ -124,13 +109,9 @@ def finish(proc: subprocess.Popen[str], output: Path) -> None:
 
 
 def test_one_app_alone_and_all_but_it(
-    server: PulseRig, clips: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
+    server: PulseRig, clips: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Two apps play different clips at once: --app keeps one, --exclude-app the other.
-
-    (Up to 25 ms of the mix lead each new stream in, other sound included: on a 2 s note that
-    is within the 0.99.)"""
-    known_gap_on_pipewire(server, request)
+    """Two apps play different clips at once: --app keeps one, --exclude-app the other."""
     loopcap = make_loopcap(tmp_path, server.env)
     only, but = tmp_path / "only.wav", tmp_path / "but.wav"
     recordings = [
@@ -157,10 +138,9 @@ def test_one_app_alone_and_all_but_it(
 
 
 def test_each_new_stream_is_caught_from_its_first_50_ms(
-    server: PulseRig, clips: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
+    server: PulseRig, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """The app starts after loopcap, stops, starts again with a new stream, three times."""
-    known_gap_on_pipewire(server, request)  # passes when the machine is quiet; not under load
     loopcap = make_loopcap(tmp_path, server.env)
     output = tmp_path / "three.wav"
     duration = 5.0
@@ -302,11 +282,10 @@ def test_a_real_browser_is_caught_while_another_app_plays(
 
 
 def test_notes_of_one_app_are_saved_alone_and_whole(
-    server: PulseRig, clips: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
+    server: PulseRig, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """Music from another app all along, a ding during the first note, a third app speaking
     between the notes: with --app, each note is saved alone and whole."""
-    known_gap_on_pipewire(server, request)
     from tests.rig import speech_wav, tone
 
     notes = [

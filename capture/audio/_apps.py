@@ -141,7 +141,7 @@ class Timeline:
         self._grow_to(at + count)
         return skip, self._lo + at + skip - self.start
 
-    def add(self, at: int, frames: Frames) -> None:
+    def add(self, at: int, frames: Frames | Wide) -> None:
         """Mix ``frames`` in at frame ``at``; what falls before the start is gone already."""
         span = self._span(at, len(frames))
         if span is not None:
@@ -182,9 +182,14 @@ class _Segment:
     arrival_mix_frame: int = -1  # where its first data sits by arrival time (± a fragment)
     lead_in: bool = True  # whether the start may be missing and is taken from the mix
     resumed: bool = False  # continues a stream after a pause: unplaceable means continue it
+    other: bool = False  # another app's stream: known only to be taken out of the mix
+    gone_mix_frame: int | None = None  # the mix position when the server removed it
     chunks: list[Frames] = field(default_factory=list)
     received: int = 0
     offset: int | None = None  # the mix frame of its first recorded frame, once aligned
+    # Placed since its place was last checked (``fill_from_mix``): (mix frame, frames).
+    recent: list[tuple[int, Frames]] = field(default_factory=list)
+    recent_frames: int = 0
 
 
 #: How much of a new stream is compared with the mix to place it (100 ms).
@@ -193,12 +198,21 @@ ALIGN_MS = 100
 #: data and the mix's arrive up to ~100 ms apart).
 SEARCH_MS = 150
 #: The most of the mix taken in front of a new stream. Attached at its event, a stream misses
-#: nothing on PulseAudio and 5-16 ms on PipeWire (its first quantum); the lead-in also carries
-#: whatever else plays at that instant, so it is kept just above that.
-MAX_LEAD_IN_MS = 25
-#: How far before the mix position at a stream's appearance its lead-in starts: none, since
-#: the mix arrives a fragment behind real time, later than the news of a new stream.
-LEAD_IN_MARGIN_MS = 0
+#: nothing on PulseAudio and 5-16 ms on PipeWire (its first quantum, more under load). The
+#: other apps' streams are taken out of that mix (``stream_appeared(other=True)``), so a
+#: lead-in longer than what was missed only adds silence.
+MAX_LEAD_IN_MS = 50
+#: How far before the mix position at a stream's appearance its lead-in may start: the mix
+#: arrives a fragment behind real time, but a busy loop may take the news of a stream late.
+LEAD_IN_MARGIN_MS = 10
+#: What is taken from the mix after a removed stream's last recorded frame: from there to
+#: the removal, plus ``TAIL_MARGIN_MS`` (the mix may lag the news), at least ``MAX_TAIL_MS``,
+#: at most ``MAX_UNHEARD_MS``. On a loaded machine pipewire-pulse's per-stream recorder was
+#: seen to stop up to 250 ms before its stream ended, and once to get nothing of a 0.5 s
+#: stream; past the stream's end the mix minus the other apps is silence.
+MAX_TAIL_MS = 150
+TAIL_MARGIN_MS = 100
+MAX_UNHEARD_MS = 3000
 #: Output runs this far behind the mix, so a new stream is placed before its place is written
 #: (PipeWire sent a new stream's first data 300 ms after its event). The Recorder knows: a
 #: recording takes its audio this much later (``latency_frames``).
@@ -209,6 +223,13 @@ HISTORY_MS = 2000
 #: are told by the server (``stream_resumed``); this only catches one that was not (PipeWire
 #: delivers a stream's data in bursts up to ~150 ms apart from the mix's, so not less).
 RESYNC_MS = 1000
+#: How often (in a stream's frames) a placed stream's place is checked against the mix when
+#: recorders may slip (PipeWire: a burst of a stream's data was seen to land a little off,
+#: and every later frame with it).
+CHECK_MS = 250
+#: A stream is moved when its data fits the mix this much better elsewhere (normalized
+#: correlation; 1 is a perfect fit) than where it was placed.
+MOVE_MARGIN = 0.05
 #: A match is trusted when its correlation stands this far above the others' spread (a
 #: stream's own samples inside a louder mix correlate only 0.2-0.7, but alone in the window).
 MIN_PROMINENCE = 8.0
@@ -248,6 +269,14 @@ class StreamMixer:
         self.align = align
         self.mix = Timeline(channels)
         self.out = Timeline(channels)
+        #: Other apps' streams, placed like the app's: what is not the app in the mix.
+        self.others = Timeline(channels)
+        #: Take what a followed stream's recorder missed (its first and last milliseconds)
+        #: from the mix, other apps' streams taken out (on PipeWire).
+        self.fill_from_mix = False
+        # Stretches of output [start, end) to be taken from the mix minus the other apps,
+        # once the output reaches them: the other apps' data for them has arrived by then.
+        self._fills: list[tuple[int, int]] = []
         self.mix_position = 0  # mix frames received so far
         self.delay_frames = self._ms(delay_ms)
         self.resync_frames = self._ms(resync_ms)
@@ -270,24 +299,37 @@ class StreamMixer:
     def on_mix(self, frames: Frames) -> None:
         self.mix.add(self.mix_position, frames)
         self.mix_position += len(frames)
-        self.mix.drop_before(self.mix_position - self._ms(HISTORY_MS))
+        kept_from = self.mix_position - self._ms(HISTORY_MS)
+        self.mix.drop_before(kept_from)
+        self.others.drop_before(kept_from)
 
     def advance(self, frames: int) -> None:
         """The clock moves on by ``frames`` with no mix to keep (``align=False``)."""
         self.mix_position += max(0, frames)
 
     def stream_appeared(
-        self, key: object, *, lead_in: bool = True, mix_now: int | None = None
+        self,
+        key: object,
+        *,
+        lead_in: bool = True,
+        mix_now: int | None = None,
+        other: bool = False,
     ) -> None:
         """A stream of the app exists now (``lead_in``: it may have started playing already);
-        ``mix_now``: the mix frames arrived at that moment (default: all fed so far)."""
+        ``mix_now``: the mix frames arrived at that moment (default: all fed so far);
+        ``other``: a stream of another app, followed only to be taken out of the mix."""
         now = self.mix_position if mix_now is None else mix_now
+        lead_in = lead_in and not other
         known = self._segments.get(key)
         if known is not None and known.offset is None:
             # Its data came before the news of it: keep the data, reach back to now.
             known.appeared_mix_frame, known.lead_in = min(now, known.appeared_mix_frame), lead_in
+            known.other = other
         else:
-            self._segments[key] = _Segment(now, lead_in=lead_in)
+            self._segments[key] = _Segment(now, lead_in=lead_in, other=other)
+
+    def _timeline(self, segment: _Segment) -> Timeline:
+        return self.others if segment.other else self.out
 
     def on_stream(self, key: object, frames: Frames, mix_at_arrival: int | None = None) -> None:
         """Frames of a followed stream; ``mix_at_arrival``: how many mix frames had arrived when
@@ -302,10 +344,15 @@ class StreamMixer:
             if arrived - expected > self.resync_frames:
                 # Paused (corked), or only late (PipeWire delivers in bursts): place it again,
                 # looking from where it would continue to where its arrival says.
-                segment = self._segments[key] = _Segment(expected, lead_in=False, resumed=True)
+                segment = self._segments[key] = _Segment(
+                    expected, lead_in=False, resumed=True, other=segment.other
+                )
             else:
-                self.out.add(expected, frames)
+                self._timeline(segment).add(expected, frames)
                 segment.received += len(frames)
+                if self.fill_from_mix:
+                    segment.recent.append((expected, frames))
+                    segment.recent_frames += len(frames)
                 return
         if not segment.chunks:
             # It arrived with the mix of the same moment, so it ends about where the mix ends.
@@ -327,12 +374,41 @@ class StreamMixer:
             return
         now = self.mix_position if mix_now is None else mix_now
         continuation = segment.offset + segment.received
-        self._segments[key] = _Segment(min(now, continuation), lead_in=False, resumed=True)
+        self._segments[key] = _Segment(
+            min(now, continuation), lead_in=False, resumed=True, other=segment.other
+        )
 
-    def stream_gone(self, key: object) -> None:
+    def stream_gone(self, key: object, *, mix_now: int | None = None) -> None:
+        """The server removed the stream (``mix_now``: the mix frames arrived when it said so),
+        and everything its recorder had is fed."""
         segment = self._segments.pop(key, None)
-        if segment is not None and segment.offset is None and segment.chunks:
+        if segment is None:
+            return
+        segment.gone_mix_frame = self.mix_position if mix_now is None else mix_now
+        if segment.offset is None and segment.chunks:
             self._gone.append(segment)  # placed once the mix has caught up with it
+        else:
+            self._fill_tail(segment)
+
+    def _fill_tail(self, segment: _Segment) -> None:
+        """What a removed stream played after its recorder's last frame is in the mix."""
+        gone = segment.gone_mix_frame
+        if not self.fill_from_mix or segment.other or gone is None:
+            return
+        # It stopped playing before the server said it was gone, but the mix may lag that news.
+        end = gone + self._ms(TAIL_MARGIN_MS)
+        if segment.offset is None:
+            # Its recorder got nothing at all (seen on a loaded PipeWire): all from the mix.
+            start = max(
+                segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS),
+                end - self._ms(MAX_UNHEARD_MS),
+            )
+        else:
+            start = segment.offset + segment.received
+            end = min(max(end, start + self._ms(MAX_TAIL_MS)), start + self._ms(MAX_UNHEARD_MS))
+        start = max(start, self.out_position)
+        if end > start:
+            self._fills.append((start, end))
 
     # -- output ------------------------------------------------------------------------------
 
@@ -350,10 +426,71 @@ class StreamMixer:
             if segment.offset is None and segment.chunks and (waited or due):
                 self._align(segment)
         self._gone = [segment for segment in self._gone if segment.offset is None]
+        if self.fill_from_mix:
+            for segment in self._segments.values():
+                self._check_place(segment)
+        self._fill_due(end)
         block = np.clip(self.out.get(self.out_position, end), -32768, 32767).astype(np.int16)
         self.out_position = end
         self.out.drop_before(end)
         return block
+
+    def _check_place(self, segment: _Segment) -> None:
+        """Move a placed stream if its latest data fits the mix better a little elsewhere
+        (then what comes after follows it), once enough came and the mix holds its surroundings.
+        """
+        import numpy as np
+
+        search = self._ms(SEARCH_MS)
+        if segment.recent_frames < self._ms(CHECK_MS) or segment.offset is None:
+            return
+        start = segment.recent[0][0]
+        end = start + segment.recent_frames
+        if self.mix_position < end + search:
+            return
+        recent, segment.recent, segment.recent_frames = segment.recent, [], 0
+        lo, hi = start - search, end + search
+        if lo < self.mix.start or lo < self.out_position:
+            return
+        data = np.concatenate([frames for _, frames in recent])
+        # The mix without everything placed but these frames: ideally these frames alone.
+        alone = self.mix.get(lo, hi) - self.out.get(lo, hi) - self.others.get(lo, hi)
+        alone[start - lo : end - lo] += data
+        probe = data.astype(np.float64).sum(axis=1)
+        if not probe.any():
+            return
+        scores = match_scores(alone.astype(np.float64).sum(axis=1), probe)
+        best = int(np.argmax(scores))
+        spread = float(np.std(scores))
+        here = float(scores[search])
+        if spread <= 0 or scores[best] / spread < MIN_PROMINENCE:
+            return
+        if scores[best] - here < MOVE_MARGIN:
+            return
+        moved = lo + best - start
+        timeline = self._timeline(segment)
+        for at, frames in recent:
+            timeline.add(at, -frames.astype(np.int32))
+            timeline.add(at + moved, frames)
+        segment.offset += moved
+
+    def _app_in_mix(self, start: int, end: int) -> Wide:
+        """The mix with the other apps' streams taken out: the app's sound, also what its own
+        recorders missed (and the other apps' sound their recorders missed)."""
+        return self.mix.get(start, end) - self.others.get(start, end)
+
+    def _fill_due(self, end: int) -> None:
+        """Fill the stretches that start before ``end`` (all of each: the mix and the other
+        apps' data run a whole output delay ahead, so they hold it)."""
+        due = [(lo, hi) for lo, hi in self._fills if lo < end]
+        if not due:
+            return
+        self._fills = [(lo, hi) for lo, hi in self._fills if lo >= end]
+        for start, stop in due:
+            kept = max(start, self.out_position)
+            if stop > kept:
+                # Whatever else of the app plays there is in the mix too: the mix replaces it.
+                self.out.put(kept, self._app_in_mix(kept, stop))
 
     # -- placing a new stream ------------------------------------------------------------------
 
@@ -370,7 +507,9 @@ class StreamMixer:
         # Unplaceable (silent, or drowned in the mix): a resumed stream goes on where it was;
         # a new one where its arrival says (on PipeWire that can be off, but it is all there is).
         fallback = segment.appeared_mix_frame if segment.resumed else segment.arrival_mix_frame
-        offset = self._find_in_mix(data, segment.arrival_mix_frame, earliest, fallback)
+        offset = self._find_in_mix(
+            data, segment.arrival_mix_frame, earliest, fallback, other=segment.other
+        )
         segment.offset = offset
         if segment.lead_in:
             # The mix arrives a fragment behind real time, so the stream's first sound lands at
@@ -380,14 +519,18 @@ class StreamMixer:
             )
             lead_start = max(lead_start, offset - self._ms(MAX_LEAD_IN_MS), self.out_position)
             if lead_start < offset:
-                # Whatever else of the app plays there is in the mix too: the mix replaces it.
-                self.out.put(lead_start, self.mix.get(lead_start, offset))
+                self._fills.append((lead_start, offset))
                 self.lead_ins.append(offset - lead_start)
-        self.out.add(offset, data)
+        self._timeline(segment).add(offset, data)
+        self._fill_tail(segment)  # when it was removed before it could be placed
 
-    def _find_in_mix(self, data: Frames, estimate: int, earliest: int, fallback: int) -> int:
+    def _find_in_mix(
+        self, data: Frames, estimate: int, earliest: int, fallback: int, *, other: bool = False
+    ) -> int:
         """Where ``data`` starts in the mix: the best match near ``estimate`` (and not before
-        ``earliest``, when the stream appeared), else ``fallback``."""
+        ``earliest``, when the stream appeared), else ``fallback``. The streams already placed
+        (of the app for another app's stream, and the other way round) are taken out of the
+        mix first: what is left is mostly the stream itself, so it is found exactly."""
         import numpy as np
 
         probe = data[: self.align_frames].astype(np.float64).sum(axis=1)
@@ -400,7 +543,8 @@ class StreamMixer:
         hi = min(self.mix.end, estimate + search + len(probe))
         if hi - lo < len(probe):
             return fallback
-        mix = self.mix.get(lo, hi).astype(np.float64).sum(axis=1)
+        placed = self.out if other else self.others
+        mix = (self.mix.get(lo, hi) - placed.get(lo, hi)).astype(np.float64).sum(axis=1)
         scores = match_scores(mix, probe)
         best = int(np.argmax(scores))
         if prominence_of(scores, best) >= MIN_PROMINENCE:

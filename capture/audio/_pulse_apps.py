@@ -41,6 +41,8 @@ OWN_PROPERTIES = b"application.id=org.PulseAudio.pavucontrol\nmedia.role=product
 #: Each read callback brings about this much: small, so a new stream is placed precisely.
 FRAGMENT_MS = 10
 CLIENT_NAME = "loopcap"
+#: How long a removed stream's recorder is kept open: data already on its way still arrives.
+ENDING_MS = 300
 #: Closed recorders, kept so their ctypes callbacks are never freed under libpulse (a crash).
 _CLOSED: list[_Recorder] = []
 
@@ -213,6 +215,10 @@ class PulseAppStream:
         self._mix_data: list[tuple[Frames, int]] = []
         self._mix_counter = [0]
         self._followed: dict[int, tuple[_Recorder, list[tuple[Frames, int]]]] = {}
+        # Of those, the other apps' streams (PipeWire): known only to take them out of the mix.
+        self._others: set[int] = set()
+        # Removed streams whose recorders stay open a moment: index -> mix frames at removal.
+        self._ending: dict[int, int] = {}
         self._events: deque[Any] = deque()
         self._ready: deque[Frames] = deque()
         # New streams on the mix's sink are recorded from the moment their event arrives, before
@@ -241,6 +247,7 @@ class PulseAppStream:
         ]
         mix = pick_source(monitors, spec)
         self._on_pipewire = "pipewire" in str(pulse.server_info().server_name).casefold()
+        self._mixer.fill_from_mix = self._on_pipewire
         self._mix_source = mix.id
         self._mix_sink = int(pulse.get_source_by_name(mix.id).monitor_of_sink)
         what = self.app.describe()
@@ -254,7 +261,7 @@ class PulseAppStream:
         for sink_input in pulse.sink_input_list():
             self._follow(sink_input, lead_in=False)
         #: How many of the app's streams play now (0: nothing matches yet).
-        self.matching_now = len(self._followed)
+        self.matching_now = len(self._followed) - len(self._others)
 
     # -- server events -------------------------------------------------------------------------
 
@@ -290,7 +297,8 @@ class PulseAppStream:
             index = event.index
             if event.t == "remove":
                 self._drop_speculative(index)
-                self._unfollow(index)
+                if index in self._followed:
+                    self._ending.setdefault(index, mix_at_event)
                 continue
             if event.t == "change" and index in self._followed:
                 self._check_resumed(index, mix_at_event)
@@ -317,35 +325,53 @@ class PulseAppStream:
         self._corked[index] = corked
 
     def _follow(self, sink_input: Any, *, lead_in: bool, mix_now: int | None = None) -> None:
-        if _is_ours(sink_input) or not self.app.follows(*names_of(sink_input)):
+        if _is_ours(sink_input):
             return
         index = int(sink_input.index)
+        on_mix_sink = int(sink_input.sink) == self._mix_sink
+        # On PipeWire another app's stream on the recorded sink is followed too: the part of
+        # a new stream of the app that its recorder missed is taken from the mix, and what the
+        # others play there must be taken out of it (PulseAudio misses nothing: not needed).
+        other = not self.app.follows(*names_of(sink_input))
+        if other and not (self._on_pipewire and on_mix_sink):
+            return
         self._corked[index] = bool(sink_input.corked)
         appeared = self._mix_counter[0] if mix_now is None else mix_now
+        if other:
+            self._others.add(index)
         speculative = self._speculative.pop(index, None)
-        if speculative is not None and int(sink_input.sink) == self._mix_sink:
+        if speculative is not None and on_mix_sink:
             # Recording since its event arrived. PulseAudio then misses nothing of it (measured:
             # 0 ms, 12 of 12), so no lead-in: the mix's would only bring other sound along.
             # pipewire-pulse links the recorder a quantum late (5-16 ms): the mix supplies it.
             lead_in = lead_in and self._on_pipewire
-            self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared)
+            self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared, other=other)
             self._followed[index] = speculative
             return
-        self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared)
+        self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared, other=other)
         if speculative is not None:
             speculative[0].close()
         monitor = self._pulse.sink_info(sink_input.sink).monitor_source_name
         data: list[tuple[Frames, int]] = []
         self._followed[index] = (self._recorder(monitor, index, data), data)
 
-    def _unfollow(self, index: int) -> None:
+    def _unfollow(self, index: int, removed_at: int | None = None) -> None:
+        self._ending.pop(index, None)
         if index not in self._followed:
             return
         self._move_data()  # what it played up to now, before it is gone
         recorder, _ = self._followed.pop(index)
         self._corked.pop(index, None)
+        self._others.discard(index)
         recorder.close()
-        self._mixer.stream_gone(index)
+        self._mixer.stream_gone(index, mix_now=removed_at)
+
+    def _close_ended(self) -> None:
+        """Close the recorders of removed streams once their last data has had time to come."""
+        wait = self._samplerate * ENDING_MS // 1000
+        for index, removed_at in list(self._ending.items()):
+            if self._mix_counter[0] - removed_at >= wait:
+                self._unfollow(index, removed_at)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -368,6 +394,7 @@ class PulseAppStream:
             try:
                 self._pulse.event_listen(timeout=FRAGMENT_MS / 1000)
                 self._handle_events()
+                self._close_ended()
             except server_errors as exc:
                 raise StreamLost(f"the audio server stopped the stream ({exc})") from exc
             before = self._mixer.mix_position
