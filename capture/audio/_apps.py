@@ -187,7 +187,8 @@ class _Segment:
     chunks: list[Frames] = field(default_factory=list)
     received: int = 0
     offset: int | None = None  # the mix frame of its first recorded frame, once aligned
-    # Placed since its place was last checked (``fill_from_mix``): (mix frame, frames).
+    # Placed since its place was last checked (``fill_from_mix``): (mix frame, frames); the
+    # first ``CHECK_MS`` of them are checked once the mix holds their surroundings.
     recent: list[tuple[int, Frames]] = field(default_factory=list)
     recent_frames: int = 0
 
@@ -445,14 +446,20 @@ class StreamMixer:
         if segment.recent_frames < self._ms(CHECK_MS) or segment.offset is None:
             return
         start = segment.recent[0][0]
-        end = start + segment.recent_frames
+        count, checked = 0, 0
+        while count < self._ms(CHECK_MS):
+            count += len(segment.recent[checked][1])
+            checked += 1
+        end = start + count
         if self.mix_position < end + search:
             return
-        recent, segment.recent, segment.recent_frames = segment.recent, [], 0
+        recent = segment.recent
+        segment.recent = []
+        segment.recent_frames = 0
         lo, hi = start - search, end + search
         if lo < self.mix.start or lo < self.out_position:
             return
-        data = np.concatenate([frames for _, frames in recent])
+        data = np.concatenate([frames for _, frames in recent[:checked]])
         # The mix without everything placed but these frames: ideally these frames alone.
         alone = self.mix.get(lo, hi) - self.out.get(lo, hi) - self.others.get(lo, hi)
         alone[start - lo : end - lo] += data
@@ -469,7 +476,7 @@ class StreamMixer:
             return
         moved = lo + best - start
         timeline = self._timeline(segment)
-        for at, frames in recent:
+        for at, frames in recent:  # the checked frames and all placed after them
             timeline.add(at, -frames.astype(np.int32))
             timeline.add(at + moved, frames)
         segment.offset += moved
