@@ -224,13 +224,14 @@ HISTORY_MS = 2000
 #: are told by the server (``stream_resumed``); this only catches one that was not (PipeWire
 #: delivers a stream's data in bursts up to ~150 ms apart from the mix's, so not less).
 RESYNC_MS = 1000
-#: How often (in a stream's frames) a placed stream's place is checked against the mix when
-#: recorders may slip (PipeWire: a burst of a stream's data was seen to land a little off,
-#: and every later frame with it).
-CHECK_MS = 250
-#: A stream is moved when its data fits the mix this much better elsewhere (normalized
-#: correlation; 1 is a perfect fit) than where it was placed.
-MOVE_MARGIN = 0.05
+#: How much of a placed stream's data is checked against the mix at a time when recorders
+#: may lose frames (PipeWire, loaded: 256 or 512 frames, a graph cycle, now and then; every
+#: later frame is then off by that much), and how far from its place it is looked for.
+CHECK_MS = 100
+CHECK_SEARCH_MS = 40
+#: A chunk of a stream fits the mix where the error left is at most this part of its energy
+#: (the mix is the streams' sum, rounded: it differs by a unit or two).
+MISFIT = 0.01
 #: A match is trusted when its correlation stands this far above the others' spread (a
 #: stream's own samples inside a louder mix correlate only 0.2-0.7, but alone in the window).
 MIN_PROMINENCE = 8.0
@@ -437,49 +438,67 @@ class StreamMixer:
         return block
 
     def _check_place(self, segment: _Segment) -> None:
-        """Move a placed stream if its latest data fits the mix better a little elsewhere
-        (then what comes after follows it), once enough came and the mix holds its surroundings.
-        """
+        """Check each ``CHECK_MS`` a placed stream's data against the mix, once the mix holds
+        its surroundings: where the recorder lost frames, what follows is moved to its place."""
+        check, search = self._ms(CHECK_MS), self._ms(CHECK_SEARCH_MS)
+        while segment.offset is not None and segment.recent_frames >= check:
+            count = checked = 0
+            while count < check:
+                count += len(segment.recent[checked][1])
+                checked += 1
+            start = segment.recent[0][0]
+            if self.mix_position < start + count + search:
+                return
+            window, segment.recent = segment.recent[:checked], segment.recent[checked:]
+            segment.recent_frames -= count
+            if start - search >= max(self.mix.start, self.out_position):
+                self._repair(segment, window, search)
+
+    def _repair(self, segment: _Segment, window: list[tuple[int, Frames]], search: int) -> None:
+        """Each chunk of ``window`` that does not fit the mix where it is placed, but fits it
+        (nearly exactly) a little elsewhere, is moved there, and what follows it with it."""
         import numpy as np
 
-        search = self._ms(SEARCH_MS)
-        if segment.recent_frames < self._ms(CHECK_MS) or segment.offset is None:
-            return
-        start = segment.recent[0][0]
-        count, checked = 0, 0
-        while count < self._ms(CHECK_MS):
-            count += len(segment.recent[checked][1])
-            checked += 1
-        end = start + count
-        if self.mix_position < end + search:
-            return
-        recent = segment.recent
-        segment.recent = []
-        segment.recent_frames = 0
+        start = window[0][0]
+        end = window[-1][0] + len(window[-1][1])
         lo, hi = start - search, end + search
-        if lo < self.mix.start or lo < self.out_position:
-            return
-        data = np.concatenate([frames for _, frames in recent[:checked]])
         # The mix without everything placed but these frames: ideally these frames alone.
         alone = self.mix.get(lo, hi) - self.out.get(lo, hi) - self.others.get(lo, hi)
-        alone[start - lo : end - lo] += data
-        probe = data.astype(np.float64).sum(axis=1)
-        if not probe.any():
-            return
-        scores = match_scores(alone.astype(np.float64).sum(axis=1), probe)
-        best = int(np.argmax(scores))
-        spread = float(np.std(scores))
-        here = float(scores[search])
-        if spread <= 0 or scores[best] / spread < MIN_PROMINENCE:
-            return
-        if scores[best] - here < MOVE_MARGIN:
-            return
-        moved = lo + best - start
+        for at, frames in window:
+            alone[at - lo : at - lo + len(frames)] += frames
+        flat = alone.astype(np.float64).sum(axis=1)
+
+        def misfit(at: int, frames: Frames) -> float:
+            there = alone[at - lo : at - lo + len(frames)]
+            energy = float(np.square(frames.astype(np.float64)).sum())
+            if len(there) < len(frames) or energy == 0:
+                return 0.0 if energy == 0 else float("inf")
+            return float(np.square((there - frames).astype(np.float64)).sum()) / energy
+
         timeline = self._timeline(segment)
-        for at, frames in recent:  # the checked frames and all placed after them
-            timeline.add(at, -frames.astype(np.int32))
-            timeline.add(at + moved, frames)
-        segment.offset += moved
+        moved = 0
+        for at, frames in window:
+            if misfit(at + moved, frames) <= MISFIT:
+                if moved:
+                    timeline.add(at, -frames.astype(np.int32))
+                    timeline.add(at + moved, frames)
+                continue
+            scores = match_scores(flat, frames.astype(np.float64).sum(axis=1))
+            if not np.isfinite(scores).all():
+                continue
+            there = lo + int(np.argmax(scores))
+            if misfit(there, frames) <= MISFIT:
+                # Lost frames before it (or, moved back, frames it repeats): it and what
+                # follows belong there.
+                timeline.add(at, -frames.astype(np.int32))
+                timeline.add(there, frames)
+                moved = there - at
+        if moved:
+            for at, frames in segment.recent:
+                timeline.add(at, -frames.astype(np.int32))
+                timeline.add(at + moved, frames)
+            segment.recent = [(at + moved, frames) for at, frames in segment.recent]
+            segment.offset = (segment.offset or 0) + moved
 
     def _app_in_mix(self, start: int, end: int) -> Wide:
         """The mix with the other apps' streams taken out: the app's sound, also what its own
@@ -504,7 +523,8 @@ class StreamMixer:
     def _align(self, segment: _Segment) -> None:
         import numpy as np
 
-        data = np.concatenate(segment.chunks)
+        chunks = segment.chunks
+        data = np.concatenate(chunks)
         segment.chunks = []
         if not self.align:  # nothing to compare with: where it arrived is where it is
             segment.offset = segment.arrival_mix_frame
@@ -529,6 +549,13 @@ class StreamMixer:
                 self._fills.append((lead_start, offset))
                 self.lead_ins.append(offset - lead_start)
         self._timeline(segment).add(offset, data)
+        if self.fill_from_mix:
+            # Its first chunks are checked too: the recorder may have lost frames among them.
+            at = offset
+            for chunk in chunks:
+                segment.recent.append((at, chunk))
+                at += len(chunk)
+            segment.recent_frames += len(data)
         self._fill_tail(segment)  # when it was removed before it could be placed
 
     def _find_in_mix(
