@@ -278,7 +278,13 @@ class StreamMixer:
         self.fill_from_mix = False
         # Stretches of output [start, end) to be taken from the mix minus the other apps,
         # once the output reaches them: the other apps' data for them has arrived by then.
-        self._fills: list[tuple[int, int]] = []
+        # With True, only where the other apps' sound is known there (see ``_unknown``).
+        self._fills: list[tuple[int, int, bool]] = []
+        # Stretches where another app played but its recorder missed it (its first and last
+        # milliseconds, lost frames): the mix minus the other apps still holds that app there,
+        # so only a new stream's lead-in is filled there (its first 50 ms must be in the file,
+        # and this happens only when two apps start at the same instant).
+        self._unknown: list[tuple[int, int]] = []
         self.mix_position = 0  # mix frames received so far
         self.delay_frames = self._ms(delay_ms)
         self.resync_frames = self._ms(resync_ms)
@@ -393,9 +399,10 @@ class StreamMixer:
             self._fill_tail(segment)
 
     def _fill_tail(self, segment: _Segment) -> None:
-        """What a removed stream played after its recorder's last frame is in the mix."""
+        """What a removed stream played after its recorder's last frame is in the mix: the
+        app's is taken from there; another app's is not known, so no fill may use that part."""
         gone = segment.gone_mix_frame
-        if not self.fill_from_mix or segment.other or gone is None:
+        if not self.fill_from_mix or gone is None:
             return
         # It stopped playing before the server said it was gone, but the mix may lag that news.
         end = gone + self._ms(TAIL_MARGIN_MS)
@@ -410,7 +417,14 @@ class StreamMixer:
             end = min(max(end, start + self._ms(MAX_TAIL_MS)), start + self._ms(MAX_UNHEARD_MS))
         start = max(start, self.out_position)
         if end > start:
-            self._fills.append((start, end))
+            self._missed(segment, start, end)
+
+    def _missed(self, segment: _Segment, start: int, end: int) -> None:
+        """The recorder of ``segment`` missed ``start``..``end`` while it played."""
+        if segment.other:
+            self._unknown.append((start, end))
+        else:
+            self._fills.append((start, end, True))
 
     # -- output ------------------------------------------------------------------------------
 
@@ -492,6 +506,8 @@ class StreamMixer:
                 # follows belong there.
                 timeline.add(at, -frames.astype(np.int32))
                 timeline.add(there, frames)
+                if there > at + moved:
+                    self._missed(segment, at + moved, there)  # the frames the recorder lost
                 moved = there - at
         if moved:
             for at, frames in segment.recent:
@@ -508,15 +524,29 @@ class StreamMixer:
     def _fill_due(self, end: int) -> None:
         """Fill the stretches that start before ``end`` (all of each: the mix and the other
         apps' data run a whole output delay ahead, so they hold it)."""
-        due = [(lo, hi) for lo, hi in self._fills if lo < end]
+        due = [fill for fill in self._fills if fill[0] < end]
         if not due:
             return
-        self._fills = [(lo, hi) for lo, hi in self._fills if lo >= end]
-        for start, stop in due:
-            kept = max(start, self.out_position)
-            if stop > kept:
+        self._fills = [fill for fill in self._fills if fill[0] >= end]
+        self._unknown = [(lo, hi) for lo, hi in self._unknown if hi > self.out_position]
+        for first, stop, known_only in due:
+            start = max(first, self.out_position)
+            parts = self._known_parts(start, stop) if known_only else [(start, stop)]
+            for lo, hi in parts:
                 # Whatever else of the app plays there is in the mix too: the mix replaces it.
-                self.out.put(kept, self._app_in_mix(kept, stop))
+                self.out.put(lo, self._app_in_mix(lo, hi))
+
+    def _known_parts(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """The parts of ``start``..``stop`` where every other app's sound is known."""
+        parts = [(start, stop)]
+        for lo, hi in self._unknown:
+            parts = [
+                piece
+                for a, b in parts
+                for piece in ((a, min(b, lo)), (max(a, hi), b))
+                if piece[1] > piece[0]
+            ]
+        return parts
 
     # -- placing a new stream ------------------------------------------------------------------
 
@@ -538,6 +568,11 @@ class StreamMixer:
             data, segment.arrival_mix_frame, earliest, fallback, other=segment.other
         )
         segment.offset = offset
+        if segment.other and self.fill_from_mix:
+            # Before its first recorded frame it may have played already: not known.
+            head = max(segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS), self.mix.start)
+            if head < offset:
+                self._unknown.append((head, offset))
         if segment.lead_in:
             # The mix arrives a fragment behind real time, so the stream's first sound lands at
             # or after where the mix was when it appeared.
@@ -546,7 +581,7 @@ class StreamMixer:
             )
             lead_start = max(lead_start, offset - self._ms(MAX_LEAD_IN_MS), self.out_position)
             if lead_start < offset:
-                self._fills.append((lead_start, offset))
+                self._fills.append((lead_start, offset, False))
                 self.lead_ins.append(offset - lead_start)
         self._timeline(segment).add(offset, data)
         if self.fill_from_mix:
