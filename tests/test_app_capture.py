@@ -387,3 +387,42 @@ def test_screen_recording_of_one_app_keeps_its_beeps_on_the_flashes(
     assert_in_sync(errors, fps)
     _, theirs = best_alignment(mono(output), mono(other))
     assert theirs <= 0.1, f"another app's sound is in the file: {theirs:.3f}"
+
+
+def test_a_note_ends_when_the_players_stream_goes_away(server: PulseRig, tmp_path: Path) -> None:
+    """The app closes its stream after a note and opens a new one 0.3 s later. Its silence
+    alone would not end the note (that takes 0.8 s), so without the cue the two would be one;
+    with --app the stream's end ends the note, and both are saved apart and whole."""
+    from tests.rig import speech_wav
+
+    notes = [
+        speech_wav(tmp_path / "first.wav", "First note. The meeting moved to Thursday."),
+        speech_wav(tmp_path / "second.wav", "Second note. Bring the keys, please."),
+    ]
+    loopcap = make_loopcap(tmp_path, server.env)
+    out = tmp_path / "notes"
+    out.mkdir()
+    before = mix_streams(server)
+    proc = loopcap.start(
+        "note", "--app", "VoiceApp", "--count", "2", "--timeout", "15", "--format", "wav",
+        "--out", str(out),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while mix_streams(server) <= before:
+        assert time.monotonic() < deadline and proc.poll() is None, "note did not start"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    server.play(notes[0], app="VoiceApp").wait(timeout=20)
+    time.sleep(0.3)
+    server.play(notes[1], app="VoiceApp").wait(timeout=20)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    saved = [Path(line) for line in stdout.splitlines() if line.strip()]
+    assert len(saved) == 2, (stdout, stderr)
+    for path, note, other in zip(saved, notes, reversed(notes), strict=True):
+        recorded, played = mono(path), mono(note)
+        _, score = best_alignment(recorded, played)
+        assert score >= 0.99, f"{path.name}: the note whole: {score:.3f}"
+        _, others = best_alignment(recorded, mono(other))
+        assert others < 0.5, f"{path.name}: the other note is in it too: {others:.3f}"
+        assert len(recorded) - len(played) < RATE, f"{path.name}: only its own note"

@@ -41,6 +41,10 @@ OWN_PROPERTIES = b"application.id=org.PulseAudio.pavucontrol\nmedia.role=product
 #: Each read callback brings about this much: small, so a new stream is placed precisely.
 FRAGMENT_MS = 10
 CLIENT_NAME = "loopcap"
+#: A player that stopped (its stream removed or corked) is said to have stopped this long after
+#: the mix position at the server's news of it: the mix may run a burst behind that news, and a
+#: cue a little late only ends a note a little later, while an early one is ignored.
+STOP_MARGIN_MS = 100
 #: How long a removed stream's recorder is kept open: data already on its way still arrives.
 ENDING_MS = 300
 #: Closed recorders, kept so their ctypes callbacks are never freed under libpulse (a crash).
@@ -219,6 +223,8 @@ class PulseAppStream:
         self._others: set[int] = set()
         # Removed streams whose recorders stay open a moment: index -> mix frames at removal.
         self._ending: dict[int, int] = {}
+        # Output frames where the app's last playing stream stopped (see take_player_stops).
+        self._player_stops: list[int] = []
         self._events: deque[Any] = deque()
         self._ready: deque[Frames] = deque()
         # New streams on the mix's sink are recorded from the moment their event arrives, before
@@ -299,6 +305,7 @@ class PulseAppStream:
                 self._drop_speculative(index)
                 if index in self._followed:
                     self._ending.setdefault(index, mix_at_event)
+                    self._note_if_stopped(index, mix_at_event)
                 continue
             if event.t == "change" and index in self._followed:
                 self._check_resumed(index, mix_at_event)
@@ -319,10 +326,37 @@ class PulseAppStream:
             corked = bool(self._pulse.sink_input_info(index).corked)
         except _pulsectl().PulseIndexError:
             return
-        if self._corked.get(index) and not corked:
+        was_corked = self._corked.get(index)
+        self._corked[index] = corked
+        if was_corked and not corked:
             self._move_data()  # what it played before the pause, where it belongs
             self._mixer.stream_resumed(index, mix_now=mix_at_event)
-        self._corked[index] = corked
+        elif corked and not was_corked:
+            self._note_if_stopped(index, mix_at_event)
+
+    def _note_if_stopped(self, index: int, mix_at_event: int) -> None:
+        """The app's stream ``index`` stopped (removed or corked): if no other stream of the
+        app plays, the player stopped; say where, on the output's clock."""
+        if index in self._others:
+            return
+        playing = [
+            other
+            for other in self._followed
+            if other not in self._others
+            and other not in self._ending
+            and not self._corked.get(other)
+        ]
+        if not playing:
+            stopped = mix_at_event + self._samplerate * STOP_MARGIN_MS // 1000
+            # Output frame n holds mix frame n - delay (the output starts a delay early).
+            self._player_stops.append(stopped + self._mixer.delay_frames)
+
+    def take_player_stops(self, before: int) -> list[int]:
+        """The output frames (counted from this stream's first) before ``before`` where the
+        followed app's player stopped: its last playing stream was removed or paused."""
+        due = [frame for frame in self._player_stops if frame < before]
+        self._player_stops = [frame for frame in self._player_stops if frame >= before]
+        return due
 
     def _follow(self, sink_input: Any, *, lead_in: bool, mix_now: int | None = None) -> None:
         if _is_ours(sink_input):
