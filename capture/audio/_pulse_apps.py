@@ -40,6 +40,8 @@ PA_SAMPLE_S16LE = 3  # libpulse's pa_sample_format_t; pulsectl names only the fl
 OWN_PROPERTIES = b"application.id=org.PulseAudio.pavucontrol\nmedia.role=production"
 #: Each read callback brings about this much: small, so a new stream is placed precisely.
 FRAGMENT_MS = 10
+#: Another app's stream is only taken out of the mix, a second later: larger reads cost less.
+OTHER_FRAGMENT_MS = 40
 CLIENT_NAME = "loopcap"
 #: A player that stopped (its stream removed or corked) is said to have stopped this long after
 #: the mix position at the server's news of it: the mix may run a burst behind that news, and a
@@ -118,6 +120,7 @@ class _Recorder:
         sink_input: int | None,
         sink: list[tuple[Frames, int]],
         mix_counter: list[int],
+        fragment_ms: int = FRAGMENT_MS,
     ) -> None:
         from pulsectl import _pulsectl as c
 
@@ -139,7 +142,7 @@ class _Recorder:
         if sink_input is not None:
             c.pa.stream_set_monitor_stream(self._stream, sink_input)
         c.pa.stream_set_read_callback(self._stream, self._callback, None)
-        fragment = samplerate * FRAGMENT_MS // 1000 * self._frame_bytes
+        fragment = samplerate * fragment_ms // 1000 * self._frame_bytes
         flags = c.PA_STREAM_DONT_MOVE | c.PA_STREAM_ADJUST_LATENCY
         try:
             c.pa.stream_connect_record(
@@ -286,9 +289,22 @@ class PulseAppStream:
         # Asking the server about the stream needs the loop: stop it, handle, resume.
         raise _pulsectl().PulseLoopStop
 
-    def _recorder(self, source: str, index: int, data: list[tuple[Frames, int]]) -> _Recorder:
+    def _recorder(
+        self,
+        source: str,
+        index: int,
+        data: list[tuple[Frames, int]],
+        fragment_ms: int = FRAGMENT_MS,
+    ) -> _Recorder:
         return _Recorder(
-            self._pulse, source, self._samplerate, self._channels, index, data, self._mix_counter
+            self._pulse,
+            source,
+            self._samplerate,
+            self._channels,
+            index,
+            data,
+            self._mix_counter,
+            fragment_ms,
         )
 
     def _drop_speculative(self, index: int) -> None:
@@ -387,7 +403,8 @@ class PulseAppStream:
             speculative[0].close()
         monitor = self._pulse.sink_info(sink_input.sink).monitor_source_name
         data: list[tuple[Frames, int]] = []
-        self._followed[index] = (self._recorder(monitor, index, data), data)
+        fragment = OTHER_FRAGMENT_MS if other else FRAGMENT_MS
+        self._followed[index] = (self._recorder(monitor, index, data, fragment), data)
 
     def _unfollow(self, index: int, removed_at: int | None = None) -> None:
         self._ending.pop(index, None)
