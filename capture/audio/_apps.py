@@ -419,12 +419,13 @@ class StreamMixer:
         if end > start:
             self._missed(segment, start, end)
 
-    def _missed(self, segment: _Segment, start: int, end: int) -> None:
-        """The recorder of ``segment`` missed ``start``..``end`` while it played."""
+    def _missed(self, segment: _Segment, start: int, end: int, *, known_only: bool = True) -> None:
+        """The recorder of ``segment`` missed ``start``..``end`` while it played (with
+        ``known_only``, the app's is filled only where the other apps' sound is known)."""
         if segment.other:
             self._unknown.append((start, end))
         else:
-            self._fills.append((start, end, True))
+            self._fills.append((start, end, known_only))
 
     # -- output ------------------------------------------------------------------------------
 
@@ -507,7 +508,10 @@ class StreamMixer:
                 timeline.add(at, -frames.astype(np.int32))
                 timeline.add(there, frames)
                 if there > at + moved:
-                    self._missed(segment, at + moved, there)  # the frames the recorder lost
+                    # The frames the recorder lost. A loaded server loses the same graph cycle
+                    # in every recorder at once, so the other apps' are likely missing there
+                    # too: filled anyway (a few ms of them rather than a hole in the note).
+                    self._missed(segment, at + moved, there, known_only=False)
                 moved = there - at
         if moved:
             for at, frames in segment.recent:
