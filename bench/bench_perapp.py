@@ -4,8 +4,8 @@
 
 On a private PulseAudio (and PipeWire for the second figure) with two stand-in apps playing:
 1. CPU (user + system, the whole process tree) of ``loopcap record --audio-only --app MusicApp``
-   against ``loopcap record --audio-only`` (the whole mix), alternating rounds, median ratio.
-   Goal: <= 1.2x.
+   against ``loopcap record --audio-only`` (the whole mix), alternating rounds, median ratio,
+   on PulseAudio and on PipeWire. Goal: <= 1.2x.
 2. Lost audio at a new stream's start: a stand-in app opens a new stream six times; each time,
    how much of its start is not in the recording (sample-exact comparison). Goal: 0 ms, at most
    20 ms.
@@ -113,9 +113,12 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-perapp-") as tmp:
         folder = Path(tmp)
-        if args.only != "lost":
-            with pulse_rig(folder / "pulse") as rig:
-                cpu_ratio(rig, folder, args.seconds, args.rounds)
+        for kind in ("pulseaudio", "pipewire") if args.only != "lost" else ():
+            # On PipeWire the other apps' streams are followed too (to take them out of the mix).
+            with pulse_rig(folder / f"{kind}-cpu", kind=kind) as rig:
+                print(f"{kind}:", end=" ")
+                (folder / kind).mkdir()
+                cpu_ratio(rig, folder / kind, args.seconds, args.rounds)
         for kind in ("pulseaudio", "pipewire") if args.only != "cpu" else ():
             with pulse_rig(folder / f"{kind}-lost", kind=kind) as rig:
                 lost = lost_at_start(rig, folder)

@@ -33,21 +33,6 @@ from tests.rig import (
 )
 
 KINDS = ["pulseaudio", "pipewire"]
-# Known gap on PipeWire: pipewire-pulse links a new stream's recorder a quantum late (5-16 ms),
-# so its start comes from the whole mix, other sound included, and a stream's data arrives in
-# bursts that are sometimes placed a little off (more often on a loaded machine). Tests that
-# need a note alone when other apps play at that very instant, or a sample-exact start, are
-# expected to fail there at times until that is solved.
-PIPEWIRE_NOT_ALONE = pytest.mark.xfail(
-    reason="PipeWire: a new stream's first ms come from the mix, other apps' sound included",
-    strict=False,
-)
-
-
-def known_gap_on_pipewire(server: PulseRig, request: pytest.FixtureRequest) -> None:
-    if server.kind == "pipewire":
-        request.applymarker(PIPEWIRE_NOT_ALONE)
-
 
 HEAD = RATE * 50 // 1000  # the first 50 ms
 
@@ -124,13 +109,9 @@ def finish(proc: subprocess.Popen[str], output: Path) -> None:
 
 
 def test_one_app_alone_and_all_but_it(
-    server: PulseRig, clips: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
+    server: PulseRig, clips: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Two apps play different clips at once: --app keeps one, --exclude-app the other.
-
-    (Up to 25 ms of the mix lead each new stream in, other sound included: on a 2 s note that
-    is within the 0.99.)"""
-    known_gap_on_pipewire(server, request)
+    """Two apps play different clips at once: --app keeps one, --exclude-app the other."""
     loopcap = make_loopcap(tmp_path, server.env)
     only, but = tmp_path / "only.wav", tmp_path / "but.wav"
     recordings = [
@@ -157,10 +138,9 @@ def test_one_app_alone_and_all_but_it(
 
 
 def test_each_new_stream_is_caught_from_its_first_50_ms(
-    server: PulseRig, clips: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
+    server: PulseRig, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """The app starts after loopcap, stops, starts again with a new stream, three times."""
-    known_gap_on_pipewire(server, request)  # passes when the machine is quiet; not under load
     loopcap = make_loopcap(tmp_path, server.env)
     output = tmp_path / "three.wav"
     duration = 5.0
@@ -302,11 +282,10 @@ def test_a_real_browser_is_caught_while_another_app_plays(
 
 
 def test_notes_of_one_app_are_saved_alone_and_whole(
-    server: PulseRig, clips: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
+    server: PulseRig, clips: dict[str, Path], tmp_path: Path
 ) -> None:
     """Music from another app all along, a ding during the first note, a third app speaking
     between the notes: with --app, each note is saved alone and whole."""
-    known_gap_on_pipewire(server, request)
     from tests.rig import speech_wav, tone
 
     notes = [
@@ -408,3 +387,42 @@ def test_screen_recording_of_one_app_keeps_its_beeps_on_the_flashes(
     assert_in_sync(errors, fps)
     _, theirs = best_alignment(mono(output), mono(other))
     assert theirs <= 0.1, f"another app's sound is in the file: {theirs:.3f}"
+
+
+def test_a_note_ends_when_the_players_stream_goes_away(server: PulseRig, tmp_path: Path) -> None:
+    """The app closes its stream after a note and opens a new one 0.3 s later. Its silence
+    alone would not end the note (that takes 0.8 s), so without the cue the two would be one;
+    with --app the stream's end ends the note, and both are saved apart and whole."""
+    from tests.rig import speech_wav
+
+    notes = [
+        speech_wav(tmp_path / "first.wav", "First note. The meeting moved to Thursday."),
+        speech_wav(tmp_path / "second.wav", "Second note. Bring the keys, please."),
+    ]
+    loopcap = make_loopcap(tmp_path, server.env)
+    out = tmp_path / "notes"
+    out.mkdir()
+    before = mix_streams(server)
+    proc = loopcap.start(
+        "note", "--app", "VoiceApp", "--count", "2", "--timeout", "15", "--format", "wav",
+        "--out", str(out),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while mix_streams(server) <= before:
+        assert time.monotonic() < deadline and proc.poll() is None, "note did not start"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    server.play(notes[0], app="VoiceApp").wait(timeout=20)
+    time.sleep(0.3)
+    server.play(notes[1], app="VoiceApp").wait(timeout=20)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    saved = [Path(line) for line in stdout.splitlines() if line.strip()]
+    assert len(saved) == 2, (stdout, stderr)
+    for path, note, other in zip(saved, notes, reversed(notes), strict=True):
+        recorded, played = mono(path), mono(note)
+        _, score = best_alignment(recorded, played)
+        assert score >= 0.99, f"{path.name}: the note whole: {score:.3f}"
+        _, others = best_alignment(recorded, mono(other))
+        assert others < 0.5, f"{path.name}: the other note is in it too: {others:.3f}"
+        assert len(recorded) - len(played) < RATE, f"{path.name}: only its own note"

@@ -292,3 +292,51 @@ def test_a_stream_resumed_after_a_pause_lands_where_it_plays_again() -> None:
     assert np.array_equal(got[at_first : at_first + len(first)], first)
     assert np.array_equal(got[at_second : at_second + len(second)], second)
     assert not got[at_first + len(first) : at_second].any(), "the pause stays silent"
+
+
+def _run_pipewire(other_dropped_at: int | None = None) -> tuple[StreamMixer, np.ndarray]:
+    """As pipewire-pulse behaves: another app plays all along (followed as another app's
+    stream); the app's new stream is caught 15 ms late and its recorder stops 200 ms before the
+    stream ends, the removal coming after. With ``other_dropped_at``, the other app's recorder
+    loses 10 ms there (a burst that slips)."""
+    other = _noise(4 * RATE, seed=8)
+    sound = _noise(RATE // 2, seed=9)
+    start, late, cut = 2 * RATE, 720, RATE // 2 - 9600
+    mix = other.astype(np.int32)
+    mix[start : start + len(sound)] += sound
+    mix16 = np.clip(mix, -32768, 32767).astype(np.int16)
+    mixer = StreamMixer(RATE, 2, BLOCK)
+    mixer.fill_from_mix = True
+    frag = 480
+    out = []
+    mixer.stream_appeared(2, lead_in=False, other=True)
+    for pos in range(0, len(mix16), frag):
+        if pos == start:
+            mixer.stream_appeared(1)
+        if pos == start + len(sound) + 2 * frag:
+            mixer.stream_gone(1)
+        mixer.on_mix(mix16[pos : pos + frag])
+        if other_dropped_at is None or pos != other_dropped_at:
+            mixer.on_stream(2, other[pos : pos + frag])
+        begin, end = max(pos, start + late) - start, min(pos + frag - start, cut)
+        if end > begin:
+            mixer.on_stream(1, sound[begin:end])
+        while (block := mixer.pop_block()) is not None:
+            out.append(block)
+    got = np.concatenate(out)[mixer.delay_frames :]
+    expected = np.zeros_like(mix16[: len(got)])
+    expected[start : start + len(sound)] = sound
+    return mixer, got - expected
+
+
+def test_on_pipewire_what_a_recorder_missed_comes_from_the_mix_without_the_other_app() -> None:
+    mixer, error = _run_pipewire()
+    assert mixer.lead_ins and mixer.lead_ins[0] >= 720
+    assert not error.any(), "the stream whole, sample-exact, and nothing of the other app"
+
+
+def test_a_slipped_burst_of_another_app_is_placed_again() -> None:
+    """10 ms of the other app's data lost at 1 s: without moving what follows, everything the
+    mix supplies afterwards would carry the other app's sound."""
+    _, error = _run_pipewire(other_dropped_at=RATE)
+    assert not error[int(1.5 * RATE) :].any()

@@ -52,6 +52,9 @@ class AudioBlock:
     start_frame: int
     captured_at: float
     silent_fill: bool = False
+    #: Frames (on the same clock) where the followed app's player stopped: its last playing
+    #: stream was closed or paused (per-application capture). A cue that a note ended.
+    player_stopped: tuple[int, ...] = ()
 
     @property
     def end_frame(self) -> int:
@@ -120,7 +123,7 @@ class LoopbackSource:
         self._backend = backend or default_backend()
         self._on_event = on_event
         self._clock = clock
-        self._blocks: queue.Queue[tuple[float, Frames]] = queue.Queue()
+        self._blocks: queue.Queue[tuple[float, Frames, list[int]]] = queue.Queue()
         self._pending: deque[AudioBlock] = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -186,12 +189,13 @@ class LoopbackSource:
         self._switch.set()
 
     def _read_loop(self, stream: Stream | None) -> None:
+        read = 0  # frames read from this stream: where its player-stopped cues fall
         while stream is not None and not self._stop.is_set():
             if self._switch.is_set():
                 self._switch.clear()
                 stream.close()
                 self._interrupted.set()
-                stream = self._reconnect(switching=True)
+                stream, read = self._reconnect(switching=True), 0
                 continue
             try:
                 data = stream.read()
@@ -199,10 +203,13 @@ class LoopbackSource:
                 stream.close()
                 self._interrupted.set()
                 self._event("lost", f"lost the audio source: {exc}")
-                stream = self._reconnect()
+                stream, read = self._reconnect(), 0
                 continue
             if data is not None:
-                self._blocks.put((self._clock(), data))
+                take = getattr(stream, "take_player_stops", None)
+                stops = [n - read for n in take(read + len(data))] if take is not None else []
+                read += len(data)
+                self._blocks.put((self._clock(), data, stops))
         if stream is not None:
             stream.close()
 
@@ -263,7 +270,7 @@ class LoopbackSource:
         if self._pending:
             return self._pending.popleft()
         try:
-            arrived_at, data = self._blocks.get(timeout=timeout)
+            arrived_at, data, stops = self._blocks.get(timeout=timeout)
         except queue.Empty:
             if self._failure is not None:
                 raise self._failure from None
@@ -275,7 +282,10 @@ class LoopbackSource:
         self._interrupted.clear()
         pad = aligner.on_block(arrived_at, len(data), may_have_gap=may_have_gap)
         start = aligner.position - len(data)
-        block = AudioBlock(data, start, arrived_at)
+        # A cue named by its place in the block (one that came late names an earlier frame).
+        block = AudioBlock(
+            data, start, arrived_at, player_stopped=tuple(start + at for at in stops)
+        )
         if not pad:
             return block
         self._pending.append(block)

@@ -141,7 +141,7 @@ class Timeline:
         self._grow_to(at + count)
         return skip, self._lo + at + skip - self.start
 
-    def add(self, at: int, frames: Frames) -> None:
+    def add(self, at: int, frames: Frames | Wide) -> None:
         """Mix ``frames`` in at frame ``at``; what falls before the start is gone already."""
         span = self._span(at, len(frames))
         if span is not None:
@@ -182,9 +182,15 @@ class _Segment:
     arrival_mix_frame: int = -1  # where its first data sits by arrival time (± a fragment)
     lead_in: bool = True  # whether the start may be missing and is taken from the mix
     resumed: bool = False  # continues a stream after a pause: unplaceable means continue it
+    other: bool = False  # another app's stream: known only to be taken out of the mix
+    gone_mix_frame: int | None = None  # the mix position when the server removed it
     chunks: list[Frames] = field(default_factory=list)
     received: int = 0
     offset: int | None = None  # the mix frame of its first recorded frame, once aligned
+    # Placed since its place was last checked (``fill_from_mix``): (mix frame, frames); the
+    # first ``CHECK_MS`` of them are checked once the mix holds their surroundings.
+    recent: list[tuple[int, Frames]] = field(default_factory=list)
+    recent_frames: int = 0
 
 
 #: How much of a new stream is compared with the mix to place it (100 ms).
@@ -193,12 +199,21 @@ ALIGN_MS = 100
 #: data and the mix's arrive up to ~100 ms apart).
 SEARCH_MS = 150
 #: The most of the mix taken in front of a new stream. Attached at its event, a stream misses
-#: nothing on PulseAudio and 5-16 ms on PipeWire (its first quantum); the lead-in also carries
-#: whatever else plays at that instant, so it is kept just above that.
-MAX_LEAD_IN_MS = 25
-#: How far before the mix position at a stream's appearance its lead-in starts: none, since
-#: the mix arrives a fragment behind real time, later than the news of a new stream.
-LEAD_IN_MARGIN_MS = 0
+#: nothing on PulseAudio and 5-16 ms on PipeWire (its first quantum, more under load). The
+#: other apps' streams are taken out of that mix (``stream_appeared(other=True)``), so a
+#: lead-in longer than what was missed only adds silence.
+MAX_LEAD_IN_MS = 50
+#: How far before the mix position at a stream's appearance its lead-in may start: the mix
+#: arrives a fragment behind real time, but a busy loop may take the news of a stream late.
+LEAD_IN_MARGIN_MS = 10
+#: What is taken from the mix after a removed stream's last recorded frame: from there to
+#: the removal, plus ``TAIL_MARGIN_MS`` (the mix may lag the news), at least ``MAX_TAIL_MS``,
+#: at most ``MAX_UNHEARD_MS``. On a loaded machine pipewire-pulse's per-stream recorder was
+#: seen to stop up to 250 ms before its stream ended, and once to get nothing of a 0.5 s
+#: stream; past the stream's end the mix minus the other apps is silence.
+MAX_TAIL_MS = 150
+TAIL_MARGIN_MS = 100
+MAX_UNHEARD_MS = 3000
 #: Output runs this far behind the mix, so a new stream is placed before its place is written
 #: (PipeWire sent a new stream's first data 300 ms after its event). The Recorder knows: a
 #: recording takes its audio this much later (``latency_frames``).
@@ -209,6 +224,14 @@ HISTORY_MS = 2000
 #: are told by the server (``stream_resumed``); this only catches one that was not (PipeWire
 #: delivers a stream's data in bursts up to ~150 ms apart from the mix's, so not less).
 RESYNC_MS = 1000
+#: How much of a placed stream's data is checked against the mix at a time when recorders
+#: may lose frames (PipeWire, loaded: 256 or 512 frames, a graph cycle, now and then; every
+#: later frame is then off by that much), and how far from its place it is looked for.
+CHECK_MS = 100
+CHECK_SEARCH_MS = 40
+#: A chunk of a stream fits the mix where the error left is at most this part of its energy
+#: (the mix is the streams' sum, rounded: it differs by a unit or two).
+MISFIT = 0.01
 #: A match is trusted when its correlation stands this far above the others' spread (a
 #: stream's own samples inside a louder mix correlate only 0.2-0.7, but alone in the window).
 MIN_PROMINENCE = 8.0
@@ -248,6 +271,20 @@ class StreamMixer:
         self.align = align
         self.mix = Timeline(channels)
         self.out = Timeline(channels)
+        #: Other apps' streams, placed like the app's: what is not the app in the mix.
+        self.others = Timeline(channels)
+        #: Take what a followed stream's recorder missed (its first and last milliseconds)
+        #: from the mix, other apps' streams taken out (on PipeWire).
+        self.fill_from_mix = False
+        # Stretches of output [start, end) to be taken from the mix minus the other apps,
+        # once the output reaches them: the other apps' data for them has arrived by then.
+        # With True, only where the other apps' sound is known there (see ``_unknown``).
+        self._fills: list[tuple[int, int, bool]] = []
+        # Stretches where another app played but its recorder missed it (its first and last
+        # milliseconds, lost frames): the mix minus the other apps still holds that app there,
+        # so only a new stream's lead-in is filled there (its first 50 ms must be in the file,
+        # and this happens only when two apps start at the same instant).
+        self._unknown: list[tuple[int, int]] = []
         self.mix_position = 0  # mix frames received so far
         self.delay_frames = self._ms(delay_ms)
         self.resync_frames = self._ms(resync_ms)
@@ -270,24 +307,37 @@ class StreamMixer:
     def on_mix(self, frames: Frames) -> None:
         self.mix.add(self.mix_position, frames)
         self.mix_position += len(frames)
-        self.mix.drop_before(self.mix_position - self._ms(HISTORY_MS))
+        kept_from = self.mix_position - self._ms(HISTORY_MS)
+        self.mix.drop_before(kept_from)
+        self.others.drop_before(kept_from)
 
     def advance(self, frames: int) -> None:
         """The clock moves on by ``frames`` with no mix to keep (``align=False``)."""
         self.mix_position += max(0, frames)
 
     def stream_appeared(
-        self, key: object, *, lead_in: bool = True, mix_now: int | None = None
+        self,
+        key: object,
+        *,
+        lead_in: bool = True,
+        mix_now: int | None = None,
+        other: bool = False,
     ) -> None:
         """A stream of the app exists now (``lead_in``: it may have started playing already);
-        ``mix_now``: the mix frames arrived at that moment (default: all fed so far)."""
+        ``mix_now``: the mix frames arrived at that moment (default: all fed so far);
+        ``other``: a stream of another app, followed only to be taken out of the mix."""
         now = self.mix_position if mix_now is None else mix_now
+        lead_in = lead_in and not other
         known = self._segments.get(key)
         if known is not None and known.offset is None:
             # Its data came before the news of it: keep the data, reach back to now.
             known.appeared_mix_frame, known.lead_in = min(now, known.appeared_mix_frame), lead_in
+            known.other = other
         else:
-            self._segments[key] = _Segment(now, lead_in=lead_in)
+            self._segments[key] = _Segment(now, lead_in=lead_in, other=other)
+
+    def _timeline(self, segment: _Segment) -> Timeline:
+        return self.others if segment.other else self.out
 
     def on_stream(self, key: object, frames: Frames, mix_at_arrival: int | None = None) -> None:
         """Frames of a followed stream; ``mix_at_arrival``: how many mix frames had arrived when
@@ -302,10 +352,15 @@ class StreamMixer:
             if arrived - expected > self.resync_frames:
                 # Paused (corked), or only late (PipeWire delivers in bursts): place it again,
                 # looking from where it would continue to where its arrival says.
-                segment = self._segments[key] = _Segment(expected, lead_in=False, resumed=True)
+                segment = self._segments[key] = _Segment(
+                    expected, lead_in=False, resumed=True, other=segment.other
+                )
             else:
-                self.out.add(expected, frames)
+                self._timeline(segment).add(expected, frames)
                 segment.received += len(frames)
+                if self.fill_from_mix:
+                    segment.recent.append((expected, frames))
+                    segment.recent_frames += len(frames)
                 return
         if not segment.chunks:
             # It arrived with the mix of the same moment, so it ends about where the mix ends.
@@ -327,12 +382,50 @@ class StreamMixer:
             return
         now = self.mix_position if mix_now is None else mix_now
         continuation = segment.offset + segment.received
-        self._segments[key] = _Segment(min(now, continuation), lead_in=False, resumed=True)
+        self._segments[key] = _Segment(
+            min(now, continuation), lead_in=False, resumed=True, other=segment.other
+        )
 
-    def stream_gone(self, key: object) -> None:
+    def stream_gone(self, key: object, *, mix_now: int | None = None) -> None:
+        """The server removed the stream (``mix_now``: the mix frames arrived when it said so),
+        and everything its recorder had is fed."""
         segment = self._segments.pop(key, None)
-        if segment is not None and segment.offset is None and segment.chunks:
+        if segment is None:
+            return
+        segment.gone_mix_frame = self.mix_position if mix_now is None else mix_now
+        if segment.offset is None and segment.chunks:
             self._gone.append(segment)  # placed once the mix has caught up with it
+        else:
+            self._fill_tail(segment)
+
+    def _fill_tail(self, segment: _Segment) -> None:
+        """What a removed stream played after its recorder's last frame is in the mix: the
+        app's is taken from there; another app's is not known, so no fill may use that part."""
+        gone = segment.gone_mix_frame
+        if not self.fill_from_mix or gone is None:
+            return
+        # It stopped playing before the server said it was gone, but the mix may lag that news.
+        end = gone + self._ms(TAIL_MARGIN_MS)
+        if segment.offset is None:
+            # Its recorder got nothing at all (seen on a loaded PipeWire): all from the mix.
+            start = max(
+                segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS),
+                end - self._ms(MAX_UNHEARD_MS),
+            )
+        else:
+            start = segment.offset + segment.received
+            end = min(max(end, start + self._ms(MAX_TAIL_MS)), start + self._ms(MAX_UNHEARD_MS))
+        start = max(start, self.out_position)
+        if end > start:
+            self._missed(segment, start, end)
+
+    def _missed(self, segment: _Segment, start: int, end: int, *, known_only: bool = True) -> None:
+        """The recorder of ``segment`` missed ``start``..``end`` while it played (with
+        ``known_only``, the app's is filled only where the other apps' sound is known)."""
+        if segment.other:
+            self._unknown.append((start, end))
+        else:
+            self._fills.append((start, end, known_only))
 
     # -- output ------------------------------------------------------------------------------
 
@@ -350,17 +443,122 @@ class StreamMixer:
             if segment.offset is None and segment.chunks and (waited or due):
                 self._align(segment)
         self._gone = [segment for segment in self._gone if segment.offset is None]
+        if self.fill_from_mix:
+            for segment in self._segments.values():
+                self._check_place(segment)
+        self._fill_due(end)
         block = np.clip(self.out.get(self.out_position, end), -32768, 32767).astype(np.int16)
         self.out_position = end
         self.out.drop_before(end)
         return block
+
+    def _check_place(self, segment: _Segment) -> None:
+        """Check each ``CHECK_MS`` a placed stream's data against the mix, once the mix holds
+        its surroundings: where the recorder lost frames, what follows is moved to its place."""
+        check, search = self._ms(CHECK_MS), self._ms(CHECK_SEARCH_MS)
+        while segment.offset is not None and segment.recent_frames >= check:
+            count = checked = 0
+            while count < check:
+                count += len(segment.recent[checked][1])
+                checked += 1
+            start = segment.recent[0][0]
+            if self.mix_position < start + count + search:
+                return
+            window, segment.recent = segment.recent[:checked], segment.recent[checked:]
+            segment.recent_frames -= count
+            if start - search >= max(self.mix.start, self.out_position):
+                self._repair(segment, window, search)
+
+    def _repair(self, segment: _Segment, window: list[tuple[int, Frames]], search: int) -> None:
+        """Each chunk of ``window`` that does not fit the mix where it is placed, but fits it
+        (nearly exactly) a little elsewhere, is moved there, and what follows it with it."""
+        import numpy as np
+
+        start = window[0][0]
+        end = window[-1][0] + len(window[-1][1])
+        lo, hi = start - search, end + search
+        # The mix without everything placed but these frames: ideally these frames alone.
+        alone = self.mix.get(lo, hi) - self.out.get(lo, hi) - self.others.get(lo, hi)
+        for at, frames in window:
+            alone[at - lo : at - lo + len(frames)] += frames
+        flat = alone.astype(np.float64).sum(axis=1)
+
+        def misfit(at: int, frames: Frames) -> float:
+            there = alone[at - lo : at - lo + len(frames)]
+            energy = float(np.square(frames.astype(np.float64)).sum())
+            if len(there) < len(frames) or energy == 0:
+                return 0.0 if energy == 0 else float("inf")
+            return float(np.square((there - frames).astype(np.float64)).sum()) / energy
+
+        timeline = self._timeline(segment)
+        moved = 0
+        for at, frames in window:
+            if misfit(at + moved, frames) <= MISFIT:
+                if moved:
+                    timeline.add(at, -frames.astype(np.int32))
+                    timeline.add(at + moved, frames)
+                continue
+            scores = match_scores(flat, frames.astype(np.float64).sum(axis=1))
+            if not np.isfinite(scores).all():
+                continue
+            there = lo + int(np.argmax(scores))
+            if misfit(there, frames) <= MISFIT:
+                # Lost frames before it (or, moved back, frames it repeats): it and what
+                # follows belong there.
+                timeline.add(at, -frames.astype(np.int32))
+                timeline.add(there, frames)
+                if there > at + moved:
+                    # The frames the recorder lost. A loaded server loses the same graph cycle
+                    # in every recorder at once, so the other apps' are likely missing there
+                    # too: filled anyway (a few ms of them rather than a hole in the note).
+                    self._missed(segment, at + moved, there, known_only=False)
+                moved = there - at
+        if moved:
+            for at, frames in segment.recent:
+                timeline.add(at, -frames.astype(np.int32))
+                timeline.add(at + moved, frames)
+            segment.recent = [(at + moved, frames) for at, frames in segment.recent]
+            segment.offset = (segment.offset or 0) + moved
+
+    def _app_in_mix(self, start: int, end: int) -> Wide:
+        """The mix with the other apps' streams taken out: the app's sound, also what its own
+        recorders missed (and the other apps' sound their recorders missed)."""
+        return self.mix.get(start, end) - self.others.get(start, end)
+
+    def _fill_due(self, end: int) -> None:
+        """Fill the stretches that start before ``end`` (all of each: the mix and the other
+        apps' data run a whole output delay ahead, so they hold it)."""
+        due = [fill for fill in self._fills if fill[0] < end]
+        if not due:
+            return
+        self._fills = [fill for fill in self._fills if fill[0] >= end]
+        self._unknown = [(lo, hi) for lo, hi in self._unknown if hi > self.out_position]
+        for first, stop, known_only in due:
+            start = max(first, self.out_position)
+            parts = self._known_parts(start, stop) if known_only else [(start, stop)]
+            for lo, hi in parts:
+                # Whatever else of the app plays there is in the mix too: the mix replaces it.
+                self.out.put(lo, self._app_in_mix(lo, hi))
+
+    def _known_parts(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """The parts of ``start``..``stop`` where every other app's sound is known."""
+        parts = [(start, stop)]
+        for lo, hi in self._unknown:
+            parts = [
+                piece
+                for a, b in parts
+                for piece in ((a, min(b, lo)), (max(a, hi), b))
+                if piece[1] > piece[0]
+            ]
+        return parts
 
     # -- placing a new stream ------------------------------------------------------------------
 
     def _align(self, segment: _Segment) -> None:
         import numpy as np
 
-        data = np.concatenate(segment.chunks)
+        chunks = segment.chunks
+        data = np.concatenate(chunks)
         segment.chunks = []
         if not self.align:  # nothing to compare with: where it arrived is where it is
             segment.offset = segment.arrival_mix_frame
@@ -370,8 +568,15 @@ class StreamMixer:
         # Unplaceable (silent, or drowned in the mix): a resumed stream goes on where it was;
         # a new one where its arrival says (on PipeWire that can be off, but it is all there is).
         fallback = segment.appeared_mix_frame if segment.resumed else segment.arrival_mix_frame
-        offset = self._find_in_mix(data, segment.arrival_mix_frame, earliest, fallback)
+        offset = self._find_in_mix(
+            data, segment.arrival_mix_frame, earliest, fallback, other=segment.other
+        )
         segment.offset = offset
+        if segment.other and self.fill_from_mix:
+            # Before its first recorded frame it may have played already: not known.
+            head = max(segment.appeared_mix_frame - self._ms(LEAD_IN_MARGIN_MS), self.mix.start)
+            if head < offset:
+                self._unknown.append((head, offset))
         if segment.lead_in:
             # The mix arrives a fragment behind real time, so the stream's first sound lands at
             # or after where the mix was when it appeared.
@@ -380,14 +585,25 @@ class StreamMixer:
             )
             lead_start = max(lead_start, offset - self._ms(MAX_LEAD_IN_MS), self.out_position)
             if lead_start < offset:
-                # Whatever else of the app plays there is in the mix too: the mix replaces it.
-                self.out.put(lead_start, self.mix.get(lead_start, offset))
+                self._fills.append((lead_start, offset, False))
                 self.lead_ins.append(offset - lead_start)
-        self.out.add(offset, data)
+        self._timeline(segment).add(offset, data)
+        if self.fill_from_mix:
+            # Its first chunks are checked too: the recorder may have lost frames among them.
+            at = offset
+            for chunk in chunks:
+                segment.recent.append((at, chunk))
+                at += len(chunk)
+            segment.recent_frames += len(data)
+        self._fill_tail(segment)  # when it was removed before it could be placed
 
-    def _find_in_mix(self, data: Frames, estimate: int, earliest: int, fallback: int) -> int:
+    def _find_in_mix(
+        self, data: Frames, estimate: int, earliest: int, fallback: int, *, other: bool = False
+    ) -> int:
         """Where ``data`` starts in the mix: the best match near ``estimate`` (and not before
-        ``earliest``, when the stream appeared), else ``fallback``."""
+        ``earliest``, when the stream appeared), else ``fallback``. The streams already placed
+        (of the app for another app's stream, and the other way round) are taken out of the
+        mix first: what is left is mostly the stream itself, so it is found exactly."""
         import numpy as np
 
         probe = data[: self.align_frames].astype(np.float64).sum(axis=1)
@@ -400,7 +616,8 @@ class StreamMixer:
         hi = min(self.mix.end, estimate + search + len(probe))
         if hi - lo < len(probe):
             return fallback
-        mix = self.mix.get(lo, hi).astype(np.float64).sum(axis=1)
+        placed = self.out if other else self.others
+        mix = (self.mix.get(lo, hi) - placed.get(lo, hi)).astype(np.float64).sum(axis=1)
         scores = match_scores(mix, probe)
         best = int(np.argmax(scores))
         if prominence_of(scores, best) >= MIN_PROMINENCE:

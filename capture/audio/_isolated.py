@@ -8,6 +8,7 @@ that LoopbackSource reconnects.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import subprocess
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 WORKER = [sys.executable, "-m", "capture.audio._worker"]
 # Starting Python with numpy and soundcard takes a few hundred ms; a hung server should not hang us.
 HEADER_TIMEOUT_S = 20.0
+#: How the worker's "the app's player stopped" lines on stderr begin.
+STOP_PREFIX = '{"player_stopped":'
 
 
 # Ctrl+C in a terminal reaches its whole foreground process group. The worker is stopped by
@@ -110,6 +113,9 @@ class IsolatedStream:
         self._block_bytes = block_frames * channels * 2
         self._channels = channels
         self._stderr_tail: deque[str] = deque(maxlen=20)
+        # Output frames where the followed app's player stopped, as the worker said.
+        self._player_stops: list[int] = []
+        self._stops_lock = threading.Lock()
         app_args = app.as_args() if app is not None else []
         self._proc = subprocess.Popen(
             [*WORKER, "open", spec, str(samplerate), str(channels), str(block_frames), *app_args],
@@ -151,6 +157,12 @@ class IsolatedStream:
     def _drain_stderr(self, pipe: IO[bytes]) -> None:
         for raw in pipe:
             line = raw.decode("utf-8", "replace").rstrip()
+            if line.startswith(STOP_PREFIX):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    frame = int(json.loads(line)["player_stopped"])
+                    with self._stops_lock:
+                        self._player_stops.append(frame)
+                continue
             if line:
                 self._stderr_tail.append(line)
                 log.debug("audio worker: %s", line)
@@ -166,6 +178,13 @@ class IsolatedStream:
             )
             raise StreamLost(reason)
         return np.frombuffer(data, dtype=np.int16).reshape(-1, self._channels)
+
+    def take_player_stops(self, before: int) -> list[int]:
+        """The worker's output frames before ``before`` where the app's player stopped."""
+        with self._stops_lock:
+            due = [frame for frame in self._player_stops if frame < before]
+            self._player_stops = [frame for frame in self._player_stops if frame >= before]
+        return due
 
     def _last_error(self) -> str:
         for line in reversed(self._stderr_tail):

@@ -40,7 +40,15 @@ PA_SAMPLE_S16LE = 3  # libpulse's pa_sample_format_t; pulsectl names only the fl
 OWN_PROPERTIES = b"application.id=org.PulseAudio.pavucontrol\nmedia.role=production"
 #: Each read callback brings about this much: small, so a new stream is placed precisely.
 FRAGMENT_MS = 10
+#: Another app's stream is only taken out of the mix, a second later: larger reads cost less.
+OTHER_FRAGMENT_MS = 40
 CLIENT_NAME = "loopcap"
+#: A player that stopped (its stream removed or corked) is said to have stopped this long after
+#: the mix position at the server's news of it: the mix may run a burst behind that news, and a
+#: cue a little late only ends a note a little later, while an early one is ignored.
+STOP_MARGIN_MS = 100
+#: How long a removed stream's recorder is kept open: data already on its way still arrives.
+ENDING_MS = 300
 #: Closed recorders, kept so their ctypes callbacks are never freed under libpulse (a crash).
 _CLOSED: list[_Recorder] = []
 
@@ -112,6 +120,7 @@ class _Recorder:
         sink_input: int | None,
         sink: list[tuple[Frames, int]],
         mix_counter: list[int],
+        fragment_ms: int = FRAGMENT_MS,
     ) -> None:
         from pulsectl import _pulsectl as c
 
@@ -133,7 +142,7 @@ class _Recorder:
         if sink_input is not None:
             c.pa.stream_set_monitor_stream(self._stream, sink_input)
         c.pa.stream_set_read_callback(self._stream, self._callback, None)
-        fragment = samplerate * FRAGMENT_MS // 1000 * self._frame_bytes
+        fragment = samplerate * fragment_ms // 1000 * self._frame_bytes
         flags = c.PA_STREAM_DONT_MOVE | c.PA_STREAM_ADJUST_LATENCY
         try:
             c.pa.stream_connect_record(
@@ -213,6 +222,12 @@ class PulseAppStream:
         self._mix_data: list[tuple[Frames, int]] = []
         self._mix_counter = [0]
         self._followed: dict[int, tuple[_Recorder, list[tuple[Frames, int]]]] = {}
+        # Of those, the other apps' streams (PipeWire): known only to take them out of the mix.
+        self._others: set[int] = set()
+        # Removed streams whose recorders stay open a moment: index -> mix frames at removal.
+        self._ending: dict[int, int] = {}
+        # Output frames where the app's last playing stream stopped (see take_player_stops).
+        self._player_stops: list[int] = []
         self._events: deque[Any] = deque()
         self._ready: deque[Frames] = deque()
         # New streams on the mix's sink are recorded from the moment their event arrives, before
@@ -241,6 +256,7 @@ class PulseAppStream:
         ]
         mix = pick_source(monitors, spec)
         self._on_pipewire = "pipewire" in str(pulse.server_info().server_name).casefold()
+        self._mixer.fill_from_mix = self._on_pipewire
         self._mix_source = mix.id
         self._mix_sink = int(pulse.get_source_by_name(mix.id).monitor_of_sink)
         what = self.app.describe()
@@ -254,7 +270,7 @@ class PulseAppStream:
         for sink_input in pulse.sink_input_list():
             self._follow(sink_input, lead_in=False)
         #: How many of the app's streams play now (0: nothing matches yet).
-        self.matching_now = len(self._followed)
+        self.matching_now = len(self._followed) - len(self._others)
 
     # -- server events -------------------------------------------------------------------------
 
@@ -273,9 +289,22 @@ class PulseAppStream:
         # Asking the server about the stream needs the loop: stop it, handle, resume.
         raise _pulsectl().PulseLoopStop
 
-    def _recorder(self, source: str, index: int, data: list[tuple[Frames, int]]) -> _Recorder:
+    def _recorder(
+        self,
+        source: str,
+        index: int,
+        data: list[tuple[Frames, int]],
+        fragment_ms: int = FRAGMENT_MS,
+    ) -> _Recorder:
         return _Recorder(
-            self._pulse, source, self._samplerate, self._channels, index, data, self._mix_counter
+            self._pulse,
+            source,
+            self._samplerate,
+            self._channels,
+            index,
+            data,
+            self._mix_counter,
+            fragment_ms,
         )
 
     def _drop_speculative(self, index: int) -> None:
@@ -290,7 +319,9 @@ class PulseAppStream:
             index = event.index
             if event.t == "remove":
                 self._drop_speculative(index)
-                self._unfollow(index)
+                if index in self._followed:
+                    self._ending.setdefault(index, mix_at_event)
+                    self._note_if_stopped(index, mix_at_event)
                 continue
             if event.t == "change" and index in self._followed:
                 self._check_resumed(index, mix_at_event)
@@ -311,41 +342,87 @@ class PulseAppStream:
             corked = bool(self._pulse.sink_input_info(index).corked)
         except _pulsectl().PulseIndexError:
             return
-        if self._corked.get(index) and not corked:
+        was_corked = self._corked.get(index)
+        self._corked[index] = corked
+        if was_corked and not corked:
             self._move_data()  # what it played before the pause, where it belongs
             self._mixer.stream_resumed(index, mix_now=mix_at_event)
-        self._corked[index] = corked
+        elif corked and not was_corked:
+            self._note_if_stopped(index, mix_at_event)
+
+    def _note_if_stopped(self, index: int, mix_at_event: int) -> None:
+        """The app's stream ``index`` stopped (removed or corked): if no other stream of the
+        app plays, the player stopped; say where, on the output's clock."""
+        if index in self._others:
+            return
+        playing = [
+            other
+            for other in self._followed
+            if other not in self._others
+            and other not in self._ending
+            and not self._corked.get(other)
+        ]
+        if not playing:
+            stopped = mix_at_event + self._samplerate * STOP_MARGIN_MS // 1000
+            # Output frame n holds mix frame n - delay (the output starts a delay early).
+            self._player_stops.append(stopped + self._mixer.delay_frames)
+
+    def take_player_stops(self, before: int) -> list[int]:
+        """The output frames (counted from this stream's first) before ``before`` where the
+        followed app's player stopped: its last playing stream was removed or paused."""
+        due = [frame for frame in self._player_stops if frame < before]
+        self._player_stops = [frame for frame in self._player_stops if frame >= before]
+        return due
 
     def _follow(self, sink_input: Any, *, lead_in: bool, mix_now: int | None = None) -> None:
-        if _is_ours(sink_input) or not self.app.follows(*names_of(sink_input)):
+        if _is_ours(sink_input):
             return
         index = int(sink_input.index)
+        on_mix_sink = int(sink_input.sink) == self._mix_sink
+        # On PipeWire another app's stream on the recorded sink is followed too: the part of
+        # a new stream of the app that its recorder missed is taken from the mix, and what the
+        # others play there must be taken out of it (PulseAudio misses nothing: not needed).
+        other = not self.app.follows(*names_of(sink_input))
+        if other and not (self._on_pipewire and on_mix_sink):
+            return
         self._corked[index] = bool(sink_input.corked)
         appeared = self._mix_counter[0] if mix_now is None else mix_now
+        if other:
+            self._others.add(index)
         speculative = self._speculative.pop(index, None)
-        if speculative is not None and int(sink_input.sink) == self._mix_sink:
+        if speculative is not None and on_mix_sink:
             # Recording since its event arrived. PulseAudio then misses nothing of it (measured:
             # 0 ms, 12 of 12), so no lead-in: the mix's would only bring other sound along.
             # pipewire-pulse links the recorder a quantum late (5-16 ms): the mix supplies it.
             lead_in = lead_in and self._on_pipewire
-            self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared)
+            self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared, other=other)
             self._followed[index] = speculative
             return
-        self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared)
+        self._mixer.stream_appeared(index, lead_in=lead_in, mix_now=appeared, other=other)
         if speculative is not None:
             speculative[0].close()
         monitor = self._pulse.sink_info(sink_input.sink).monitor_source_name
         data: list[tuple[Frames, int]] = []
-        self._followed[index] = (self._recorder(monitor, index, data), data)
+        fragment = OTHER_FRAGMENT_MS if other else FRAGMENT_MS
+        self._followed[index] = (self._recorder(monitor, index, data, fragment), data)
 
-    def _unfollow(self, index: int) -> None:
+    def _unfollow(self, index: int, removed_at: int | None = None) -> None:
+        self._ending.pop(index, None)
         if index not in self._followed:
             return
         self._move_data()  # what it played up to now, before it is gone
         recorder, _ = self._followed.pop(index)
         self._corked.pop(index, None)
+        self._others.discard(index)
         recorder.close()
-        self._mixer.stream_gone(index)
+        self._mixer.stream_gone(index, mix_now=removed_at)
+
+    def _close_ended(self) -> None:
+        """Close the recorders of removed streams once their last data has had time to come."""
+        wait = self._samplerate * ENDING_MS // 1000
+        for index, removed_at in list(self._ending.items()):
+            if self._mix_counter[0] - removed_at >= wait:
+                self._unfollow(index, removed_at)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -368,6 +445,7 @@ class PulseAppStream:
             try:
                 self._pulse.event_listen(timeout=FRAGMENT_MS / 1000)
                 self._handle_events()
+                self._close_ended()
             except server_errors as exc:
                 raise StreamLost(f"the audio server stopped the stream ({exc})") from exc
             before = self._mixer.mix_position

@@ -8,8 +8,11 @@
 ``list`` prints the loopback sources as JSON, ``apps`` the applications playing now. ``open``
 prints one JSON header line (the source opened, or the error), then raw int16 interleaved
 frames on stdout until it is stopped or the stream fails (with an app: that app's streams only,
-or all but them). After a failure it exits at once with ``os._exit``: libpulse aborts the
-interpreter on the next soundcard call, so nothing more may touch it, not even cleanup.
+or all but them). With an app, ``{"player_stopped": N}`` lines on stderr say that the app's
+player stopped (its last playing stream was removed or paused) at output frame N (counted from
+the first frame written); each comes before the frame it names is written. After a failure it
+exits at once with ``os._exit``: libpulse aborts the interpreter on the next soundcard call, so
+nothing more may touch it, not even cleanup.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ def main(argv: list[str]) -> int:
         except StreamLost as exc:
             print(json.dumps(_error("server", str(exc))), file=sys.stderr, flush=True)
             os._exit(EXIT_SERVER)
+        _say_player_stops(stream)
         if block is None:
             continue
         try:
@@ -112,6 +116,13 @@ def main(argv: list[str]) -> int:
             out.flush()
         except (BrokenPipeError, OSError):
             os._exit(0)  # loopcap went away; nothing left to do
+
+
+def _say_player_stops(stream: Any) -> None:
+    """Pass on where the app's player stopped, before the frames it names are written."""
+    take_player_stops = getattr(stream, "take_player_stops", None)
+    for frame in take_player_stops(sys.maxsize) if take_player_stops is not None else ():
+        print(json.dumps({"player_stopped": frame}), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

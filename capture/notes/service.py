@@ -151,6 +151,9 @@ class NoteService:
 
         self.ring.append(block.frames, block.start_frame)  # first: events name frames it holds
         events = self.detector.feed_block(block.frames, block.start_frame)
+        for frame in block.player_stopped:
+            # The followed app closed or paused its stream: a note that fell silent is over.
+            events += self.detector.player_stopped(frame)
         now = block.end_frame
         catches = []
         while not self._presses.empty():
