@@ -142,6 +142,10 @@ class NoteSettings:
     # At most player_silence_s (or silence_s when set): a note is only known to have ended
     # that long after its last sound.
     tail_s: float = field(default=0.3, metadata=_limits(0, 30))
+    # A note's last sound is held this much longer than the last syllable heard (never into
+    # player silence): a final consonant too weak to stand out from the room tone, or smeared
+    # away by a player's time-stretch, is kept.
+    hangover_s: float = field(default=0.12, metadata=_limits(0, 2))
     # catch_note with nothing playing saves a note whose sound stopped this recently...
     recent_s: float = field(default=5.0, metadata=_limits(0, 120))
     # ...and otherwise waits this long for the next note.

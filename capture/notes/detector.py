@@ -22,7 +22,10 @@ and real notes (bench/bench_notes.py scores it on a corpus played by a browser a
 - **Onset.** A window at or above ``threshold = max(floor + margin_db, min_threshold_db)``.
   While a sound goes on, windows down to ``threshold - hysteresis_db`` still count as sound.
   When the note ends its onset is refined against the note's own floor (its room tone): the
-  first window ``margin_db`` above it, looking back up to ``preroll_s``.
+  first window ``margin_db`` above it, looking back up to ``preroll_s`` (across a short dip
+  to a first syllable the VAD had no time to hear). A note with no room tone at all (only the
+  codec's rounding between its words) has nothing to mask a soft first consonant: there it
+  counts from 40 dB under the speech instead of 30.
 - **Speech.** A voice activity detector (:mod:`capture.vad`) listens to the first
   ``vad_look_s`` of each burst of sound in a new note: bursts it does not hear speech in
   (notification sounds, a ring, music) do not start a note and are not its onset.
@@ -32,6 +35,11 @@ and real notes (bench/bench_notes.py scores it on a corpus played by a browser a
   ``silence_s`` set, that long without sound instead (the fixed rule of old). A player's own
   stream going silent or corked (per-application capture) is a cue given as data:
   :meth:`NoteDetector.player_stopped`.
+- **Last sound.** Also judged against the note's own floor when it ends: the last syllable's
+  fade counts while it stands above the room tone (with none, within 40 dB of the speech),
+  then the sound is held ``hangover_s`` more, never into player silence: a final consonant
+  (the "t" of "left", after its closure) can be too weak to stand out from the room tone, or
+  be smeared away by a player's time-stretch at 1.5x.
 - **Extent.** A note is saved from ``preroll_s`` before the onset (never reaching into the
   previous note) to ``tail_s`` after its last sound.
 
@@ -72,6 +80,18 @@ _SYLLABLE_BELOW_SPEECH_DB = 30.0
 _QUIETEST_SYLLABLE_DB = -70.0
 # The end of the last syllable, fading into the room tone, still counts this far above it.
 _FADE_ABOVE_FLOOR_DB = 6.0
+# A note whose own floor is this quiet has no room tone at all: what is left between its words
+# is the codec's rounding (about -110 dBFS from Opus), far below any microphone (-70 ... -45).
+# Nothing masks a soft consonant then, and Opus takes up to ~10 dB off one (the "f" of a
+# recorded "front": -49 dBFS before encoding, -57 after): a syllable counts from this far under
+# the speech level, for its onset and its fade. (Not from the codec's floor: a synthesizer's
+# breath 31-36 dB under the speech, 80 ms before it, is no syllable.)
+_NO_ROOM_TONE_DB = -90.0
+_UNMASKED_SYLLABLE_BELOW_SPEECH_DB = 40.0
+# Looking back for a note's first syllable, a dip this short between two sounds is not a gap.
+_SYLLABLE_DIP_S = 0.06
+# ...to a sound that reaches this close to the note's speech level: a syllable's vowel.
+_VOWEL_BELOW_SPEECH_DB = 20.0
 # Sound louder than this is never a microphone's room tone (-70 ... -45 dBFS): the refinement
 # does not cut it off (a music bed that starts with a note stays part of it).
 _LOUDEST_ROOM_TONE_DB = -45.0
@@ -254,6 +274,7 @@ class NoteDetector:
         self._min_note = round(settings.min_note_s * samplerate)
         self._preroll = round(settings.preroll_s * samplerate)
         self._tail = round(settings.tail_s * samplerate)
+        self._hangover_windows = round(settings.hangover_s * samplerate / self.window_frames)
         self._vad_look = max(1, round(settings.vad_look_s * samplerate / window))
         floor_windows = max(1, round(settings.floor_window_s * samplerate / window))
         self._floor = _FloorTracker(floor_windows, settings.floor_percentile)
@@ -541,7 +562,8 @@ class NoteDetector:
 
     def _refined(self, onset: int) -> tuple[int, int]:
         """Onset and last sound against the note's own floor (its room tone): the first and the
-        last window ``margin_db`` above it, looking back up to ``preroll_s`` for the onset."""
+        last window ``margin_db`` above it, looking back up to ``preroll_s`` for the onset, and
+        a hangover after the last."""
         window = self.window_frames
         levels = np.asarray(self._note_levels)
         count = min(len(levels), (self._last_sound - self._onset) // window)
@@ -551,32 +573,66 @@ class NoteDetector:
         note_floor = float(np.percentile(sounding, _NOTE_FLOOR_PERCENTILE))
         active = sounding[sounding > sounding.max() - 40.0]
         speech_db = float(10 * np.log10(np.mean(10 ** (active / 10))))
-        threshold = max(
-            note_floor + self.settings.margin_db,
-            speech_db - _SYLLABLE_BELOW_SPEECH_DB,
-            _QUIETEST_SYLLABLE_DB,
-        )
+        if note_floor <= _NO_ROOM_TONE_DB:
+            # Nothing but the codec's rounding under the words: nothing masks a soft consonant.
+            threshold = speech_db - _UNMASKED_SYLLABLE_BELOW_SPEECH_DB
+            fading = threshold
+        else:
+            threshold = max(
+                note_floor + self.settings.margin_db,
+                speech_db - _SYLLABLE_BELOW_SPEECH_DB,
+                _QUIETEST_SYLLABLE_DB,
+            )
+            # A syllable fades slowly: its end counts down to _FADE_ABOVE_FLOOR_DB over the floor.
+            fading = max(
+                min(
+                    min(threshold, _LOUDEST_ROOM_TONE_DB) - self.settings.hysteresis_db,
+                    note_floor + _FADE_ABOVE_FLOOR_DB,
+                ),
+                _QUIETEST_SYLLABLE_DB,
+            )
         cut = min(threshold, _LOUDEST_ROOM_TONE_DB)  # what may be cut off as room tone
         index = (onset - self._onset) // window
-        # A syllable fades slowly: its end counts down to _FADE_ABOVE_FLOOR_DB over the floor.
-        fading = min(cut - self.settings.hysteresis_db, note_floor + _FADE_ABOVE_FLOOR_DB)
-        loud = np.flatnonzero(levels[index:count] >= max(fading, _QUIETEST_SYLLABLE_DB))
-        last_sound = self._last_sound
-        if len(loud):
-            last_sound = onset + (int(loud[-1]) + 1) * window
+        return (
+            self._refined_onset(onset, index, count, threshold, cut, speech_db),
+            self._refined_end(index, count, fading),
+        )
+
+    def _refined_onset(
+        self, onset: int, index: int, count: int, threshold: float, cut: float, speech_db: float
+    ) -> int:
+        window = self.window_frames
+        levels = self._note_levels
         if index < count and levels[index] < cut:
-            later = np.flatnonzero(levels[index:count] >= cut)
-            return (onset + int(later[0]) * window if len(later) else onset), last_sound
-        # Look back while the level stays above the note's own threshold.
-        history = list(self._before) + self._note_levels[:index]
-        back = 0
-        limit = min(self._preroll // window, len(history))
-        while back < limit and history[-1 - back] >= threshold:
-            back += 1
+            later = np.flatnonzero(np.asarray(levels[index:count]) >= cut)
+            return onset + int(later[0]) * window if len(later) else onset
+        history = list(self._before) + levels[:index]
+        back = _windows_back(
+            history,
+            min(self._preroll // window, len(history)),
+            threshold,
+            round(_SYLLABLE_DIP_S * self.samplerate / window),
+            speech_db - _VOWEL_BELOW_SPEECH_DB,
+        )
         refined = onset - back * window
         if self._previous_end is not None:
             refined = max(refined, self._previous_end)
-        return refined, last_sound
+        return refined
+
+    def _refined_end(self, index: int, count: int, fading: float) -> int:
+        """One past the last window of the last syllable: the last one heard at ``fading`` or
+        more, held ``hangover_s`` longer as long as there is no player silence."""
+        window = self.window_frames
+        levels = np.asarray(self._note_levels)
+        heard = np.flatnonzero(levels[index:count] >= fading)
+        if not len(heard):
+            return self._last_sound
+        last = index + int(heard[-1]) + 1  # in windows of the note, one past
+        for _ in range(self._hangover_windows):
+            if last >= len(levels) or levels[last] <= SILENCE_DB:
+                break
+            last += 1
+        return self._onset + last * window
 
     def _finish(self, events: list[NoteEvent], now: int, reason: str) -> None:
         if self._state is _State.NOTE and self._speech.onset is not None:
@@ -591,6 +647,32 @@ class NoteDetector:
         self._judging = False
         self._note_levels = []
         self._before.clear()
+
+
+def _windows_back(
+    history: Sequence[float], limit: int, threshold: float, bridge: int, vowel: float
+) -> int:
+    """How many of the last windows of ``history`` (at most ``limit``) belong to the sound that
+    ends it: back while the level stays at ``threshold`` or more, and on across a dip of at most
+    ``bridge`` windows (never digital silence) to an earlier sound that reaches ``vowel`` (a
+    first short syllable, "Hi,", that the VAD had no time to hear; not a breath or a click)."""
+
+    def run(start: int) -> int:
+        while start < limit and history[-1 - start] >= threshold:
+            start += 1
+        return start
+
+    back = run(0)
+    while True:
+        dip_end = back
+        while dip_end < limit and SILENCE_DB < history[-1 - dip_end] < threshold:
+            dip_end += 1
+        start = run(dip_end)
+        if not back < dip_end <= back + bridge or start == dip_end:
+            return back
+        if max(history[len(history) - start : len(history) - dip_end]) < vowel:
+            return back
+        back = start
 
 
 # ---------------------------------------------------------------------------------------------
