@@ -135,7 +135,8 @@ class NoteSettings:
     vad: str = field(default="silero", metadata=_limits(choices=("silero", "off")))
     # Silero's speech probability from which a 32 ms frame counts as speech.
     vad_threshold: float = field(default=0.5, metadata=_limits(0.05, 0.95))
-    # How long into each new sound the VAD listens before its verdict is final.
+    # How long into each new sound the VAD listens for speech in its start. A sound that goes on
+    # without speech (music) is still listened to: speech starting over it starts a note.
     vad_look_s: float = field(default=1.5, metadata=_limits(0.2, 30))
     min_note_s: float = field(default=0.3, metadata=_limits(0, 30))
     preroll_s: float = field(default=0.25, metadata=_limits(0, 5))

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capture.notes.detector import split_recording
+from capture.notes.detector import NoteDetector, NoteEnded, NoteStarted, split_recording
 from capture.settings import NoteSettings
+from capture.vad import speech_detector
 from tests.corpus import (
     BLIPS,
     PLAY_RATE,
@@ -102,6 +103,39 @@ def test_scenario(name: str, corpus: Corpus) -> None:
     found = split_recording(pcm, PLAY_RATE, NoteSettings())
     result = score(found_notes(found), placed)
     assert (result.exact, result.false_notes) == (len(notes), 0), result.problems
+
+
+@pytest.mark.parametrize("index", [FESTIVAL, RECORDED])
+def test_speech_over_music_already_playing_starts_a_note_at_once(
+    index: int, corpus: Corpus
+) -> None:
+    # Another app's music bed (-22 dBFS) has played for 4 s when the note starts over it, and
+    # stops 1 s after the note: the whole mix, as loopback hears it. The note is reported within
+    # 0.6 s of its first syllable (not once the noise floor has taken the music in, ~20 s), from
+    # within 0.15 s of it (the pre-roll holds the rest), and holds all of its speech.
+    note = corpus.note(index)
+    lead_s, bed_from_s = 5.0, 1.0
+    bed = music_bed(lead_s - bed_from_s + note.duration_s + 1.0, seed=3)
+    pcm, (placed,) = render_chain([note], [], lead_s=lead_s, extras=[(bed_from_s, bed)])
+    settings = NoteSettings()
+    detector = NoteDetector(
+        settings, PLAY_RATE, speech_detector(settings.vad, PLAY_RATE, settings.vad_threshold)
+    )
+    started: list[float] = []
+    notes = []
+    step = PLAY_RATE // 10
+    for at in range(0, len(pcm), step):
+        for event in detector.feed_block(pcm[at : at + step], at):
+            if isinstance(event, NoteStarted):
+                started.append((at + step) / PLAY_RATE)
+            elif isinstance(event, NoteEnded):
+                notes.append(event.note)
+    notes += [e.note for e in detector.finish() if isinstance(e, NoteEnded)]
+    assert len(started) == 1 and len(notes) == 1, (started, notes)
+    assert started[0] - placed.first_s <= 0.6
+    (found,) = found_notes(notes)
+    assert abs(found.onset_s - placed.first_s) <= 0.15
+    assert found.start_s <= placed.first_s and found.last_sound_s >= placed.last_s
 
 
 def test_corpus_is_deterministic(corpus: Corpus, tmp_path: Path) -> None:

@@ -28,7 +28,10 @@ and real notes (bench/bench_notes.py scores it on a corpus played by a browser a
   counts from 40 dB under the speech instead of 30.
 - **Speech.** A voice activity detector (:mod:`capture.vad`) listens to the first
   ``vad_look_s`` of each burst of sound in a new note: bursts it does not hear speech in
-  (notification sounds, a ring, music) do not start a note and are not its onset.
+  (notification sounds, a ring, music) do not start a note and are not its onset. A burst
+  that goes on without speech (music) is still listened to while it lasts: speech that starts
+  over it (160 ms of it in a row) starts a note there, at once, not once the noise floor has
+  taken the music in.
 - **Confirmation.** Speech from its onset to its last sound must span ``min_note_s``; a
   shorter blip is dropped without an event.
 - **End.** ``player_silence_s`` of digital silence, or ``max_pause_s`` without sound; with
@@ -186,6 +189,11 @@ class _SpeechOnset:
 
     _LAG_WINDOWS = 5  # 100 ms of verdicts after a burst ends still belong to it
     _JOIN_S = 0.3  # speech within this of a speech-like burst continues it
+    # A burst that goes on past the look without speech (a music bed) is still listened to:
+    # speech that starts over it is this many windows of speech in a row, give or take a
+    # window's lag; it begins where the first of them was heard.
+    _OVER_BED_WINDOWS = 8
+    _VAD_DELAY_WINDOWS = 2  # Silero hears speech about 40 ms after it begins
 
     def __init__(self, window_frames: int, look_windows: int, samplerate: int) -> None:
         self._window = window_frames
@@ -202,10 +210,13 @@ class _SpeechOnset:
         self._last_end = 0
         self._heard = 0
         self._speech = 0
+        self._run_start: int | None = None  # over a bed: the run of speech verdicts going on
+        self._run_speech = 0
+        self._run_gap = 0
 
     def wants_verdict(self) -> bool:
         near = self._open or self._since_close <= self._LAG_WINDOWS
-        return near and self._heard < self._look
+        return near and (self._heard < self._look or self._open)
 
     def window(self, frame: int, loud: bool, verdict: bool | None, listening: bool) -> None:
         if loud:
@@ -224,11 +235,28 @@ class _SpeechOnset:
         if not self._open:
             self._since_close += 1
         if verdict is not None:
+            if self._heard >= self._look:
+                self._over_bed(frame, verdict)
+                return
             self._heard += 1
             self._speech += verdict
         decided = self._speech >= _SPEECH_WINDOWS and self._speech >= _SPEECH_SHARE * self._heard
         if self.onset is None and self._chain_start is not None and (decided or not listening):
             self.onset = self._chain_start
+
+    def _over_bed(self, frame: int, verdict: bool) -> None:
+        """A verdict on a burst already judged no speech (music): speech starting over it."""
+        if verdict:
+            if self._run_start is None:
+                self._run_start = frame - self._VAD_DELAY_WINDOWS * self._window
+            self._run_speech += 1
+            self._run_gap = 0
+        elif self._run_start is not None:
+            self._run_gap += 1
+            if self._run_gap > 1:
+                self._run_start, self._run_speech, self._run_gap = None, 0, 0
+        if self.onset is None and self._run_speech >= self._OVER_BED_WINDOWS:
+            self.onset = self._run_start
 
 
 class _State(enum.Enum):
