@@ -264,6 +264,19 @@ def test_a_first_syllable_before_a_short_dip_is_the_onset() -> None:
     ] == [1100]
 
 
+def test_speech_over_a_sound_already_playing_starts_a_note_there() -> None:
+    # Music (no speech heard) for 3 s, then speech over it for 2 s, the music on for 1 s more.
+    bed = levels((1, SILENCE_DB), (6, -30), (0.9, SILENCE_DB))
+    verdicts = [200 <= i < 300 for i in range(len(bed))]
+    events = feed_levels_with(make_detector(), bed, verdicts)
+    (started,) = [e for e in events if isinstance(e, NoteStarted)]
+    assert started.onset_frame == 4000 - 40  # Silero hears speech ~40 ms after it begins
+    assert [n.onset_frame for n in ended(events)] == [3960]
+    # Music in which the VAD now and then hears a moment of "speech" is still no note.
+    flickers = [i >= 125 and i % 25 < 3 for i in range(len(bed))]
+    assert not ended(feed_levels_with(make_detector(), bed, flickers))
+
+
 def test_threshold_never_below_the_floor_setting() -> None:
     # Digital silence: the adaptive threshold would be -110 dB; quiet hiss must not be a note.
     det = make_detector()

@@ -228,6 +228,7 @@ class _SpeechOnset:
                 self._open = True
                 self._start = frame
                 self._heard = self._speech = 0
+                self._run_start, self._run_speech, self._run_gap = None, 0, 0
             self._last_end = frame + self._window
         elif self._open:
             self._open = False
