@@ -136,13 +136,18 @@ class NoteSettings:
     vad: str = field(default="silero", metadata=_limits(choices=("silero", "off")))
     # Silero's speech probability from which a 32 ms frame counts as speech.
     vad_threshold: float = field(default=0.5, metadata=_limits(0.05, 0.95))
-    # How long into each new sound the VAD listens before its verdict is final.
+    # How long into each new sound the VAD listens for speech in its start. A sound that goes on
+    # without speech (music) is still listened to: speech starting over it starts a note.
     vad_look_s: float = field(default=1.5, metadata=_limits(0.2, 30))
     min_note_s: float = field(default=0.3, metadata=_limits(0, 30))
     preroll_s: float = field(default=0.25, metadata=_limits(0, 5))
     # At most player_silence_s (or silence_s when set): a note is only known to have ended
     # that long after its last sound.
     tail_s: float = field(default=0.3, metadata=_limits(0, 30))
+    # A note's last sound is held this much longer than the last syllable heard (never into
+    # player silence): a final consonant too weak to stand out from the room tone, or smeared
+    # away by a player's time-stretch, is kept.
+    hangover_s: float = field(default=0.12, metadata=_limits(0, 2))
     # catch_note with nothing playing saves a note whose sound stopped this recently...
     recent_s: float = field(default=5.0, metadata=_limits(0, 120))
     # ...and otherwise waits this long for the next note.

@@ -39,6 +39,9 @@ MIN_NOTE_WINDOWS = 15  # 0.3 s
 
 
 def make_detector(rate: int = LEVEL_RATE, **overrides: float) -> NoteDetector:
+    """The detector with the default settings, but no hangover unless asked: the exact frames
+    the other rules give are checked (test_hangover_* check the hangover)."""
+    overrides.setdefault("hangover_s", 0.0)
     return NoteDetector(NoteSettings(**overrides), rate)  # type: ignore[arg-type]
 
 
@@ -212,6 +215,66 @@ def test_onset_against_the_notes_own_room_tone() -> None:
     note = levels((1, SILENCE_DB), (0.4, -49), (1, LOUD), (1, -49), (1, LOUD), (0.3, -49))
     notes = ended(feed_levels(make_detector(), note + levels((0.9, SILENCE_DB))))
     assert [(n.onset_frame, n.last_sound_frame) for n in notes] == [(1400, 4400)]
+
+
+def test_hangover_keeps_a_final_consonant_lost_in_the_room_tone() -> None:
+    # Speech, then room tone: the last sound is held 0.12 s past the last syllable heard (the
+    # "t" of "left" after its closure may not stand out from the room tone)...
+    note = levels((1, SILENCE_DB), (0.4, QUIET), (1.5, LOUD), (0.6, QUIET))
+    notes = ended(feed_levels(make_detector(hangover_s=0.12), note + levels((0.9, SILENCE_DB))))
+    assert [(n.onset_frame, n.last_sound_frame, n.end_frame) for n in notes] == [(1400, 3020, 3320)]
+    # ...but never into the player's silence after the note.
+    note = levels((1, SILENCE_DB), (0.4, QUIET), (1.5, LOUD), (0.04, QUIET))
+    notes = ended(feed_levels(make_detector(hangover_s=0.12), note + levels((0.9, SILENCE_DB))))
+    assert [n.last_sound_frame for n in notes] == [2940]
+    assert NoteSettings().hangover_s == 0.12
+
+
+def test_no_room_tone_a_soft_first_consonant_is_the_onset() -> None:
+    # Between the words only the codec's rounding (-112 dBFS). A soft "f" 35 dB under the
+    # speech, 80 ms before the vowel, is where the note begins; a breath 45 dB under it is not.
+    def note(first: float, between: float) -> list[float]:
+        return levels(
+            (1, SILENCE_DB), (0.3, between), (0.08, first), (0.8, LOUD), (0.5, between),
+            (0.8, LOUD), (0.3, between), (0.9, SILENCE_DB),
+        )  # fmt: skip
+
+    codec = -112.0
+    assert [n.onset_frame for n in ended(feed_levels(make_detector(), note(-55, codec)))] == [1300]
+    assert [n.onset_frame for n in ended(feed_levels(make_detector(), note(-65, codec)))] == [1380]
+    # With room tone, a consonant 35 dB under the speech is under the room tone's reach.
+    assert [n.onset_frame for n in ended(feed_levels(make_detector(), note(-55, -62)))] == [1380]
+
+
+def test_a_first_syllable_before_a_short_dip_is_the_onset() -> None:
+    # "Hi," for 80 ms, 20 ms of room tone, then the rest: the VAD only heard the rest, the
+    # note still begins at "Hi". A quiet click before such a dip does not.
+    def note(first: float) -> list[float]:
+        return levels(
+            (1, QUIET), (0.08, first), (0.02, QUIET), (0.8, LOUD), (0.5, QUIET), (0.8, LOUD),
+            (0.9, SILENCE_DB),
+        )  # fmt: skip
+
+    verdicts = [i >= 60 for i in range(len(note(LOUD)))]
+    assert [
+        n.onset_frame for n in ended(feed_levels_with(make_detector(), note(LOUD), verdicts))
+    ] == [1000]
+    assert [
+        n.onset_frame for n in ended(feed_levels_with(make_detector(), note(-50), verdicts))
+    ] == [1100]
+
+
+def test_speech_over_a_sound_already_playing_starts_a_note_there() -> None:
+    # Music (no speech heard) for 3 s, then speech over it for 2 s, the music on for 1 s more.
+    bed = levels((1, SILENCE_DB), (6, -30), (0.9, SILENCE_DB))
+    verdicts = [200 <= i < 300 for i in range(len(bed))]
+    events = feed_levels_with(make_detector(), bed, verdicts)
+    (started,) = [e for e in events if isinstance(e, NoteStarted)]
+    assert started.onset_frame == 4000 - 40  # Silero hears speech ~40 ms after it begins
+    assert [n.onset_frame for n in ended(events)] == [3960]
+    # Music in which the VAD now and then hears a moment of "speech" is still no note.
+    flickers = [i >= 125 and i % 25 < 3 for i in range(len(bed))]
+    assert not ended(feed_levels_with(make_detector(), bed, flickers))
 
 
 def test_threshold_never_below_the_floor_setting() -> None:

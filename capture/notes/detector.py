@@ -22,16 +22,27 @@ and real notes (bench/bench_notes.py scores it on a corpus played by a browser a
 - **Onset.** A window at or above ``threshold = max(floor + margin_db, min_threshold_db)``.
   While a sound goes on, windows down to ``threshold - hysteresis_db`` still count as sound.
   When the note ends its onset is refined against the note's own floor (its room tone): the
-  first window ``margin_db`` above it, looking back up to ``preroll_s``.
+  first window ``margin_db`` above it, looking back up to ``preroll_s`` (across a short dip
+  to a first syllable the VAD had no time to hear). A note with no room tone at all (only the
+  codec's rounding between its words) has nothing to mask a soft first consonant: there it
+  counts from 40 dB under the speech instead of 30.
 - **Speech.** A voice activity detector (:mod:`capture.vad`) listens to the first
   ``vad_look_s`` of each burst of sound in a new note: bursts it does not hear speech in
-  (notification sounds, a ring, music) do not start a note and are not its onset.
+  (notification sounds, a ring, music) do not start a note and are not its onset. A burst
+  that goes on without speech (music) is still listened to while it lasts: speech that starts
+  over it (160 ms of it in a row) starts a note there, at once, not once the noise floor has
+  taken the music in.
 - **Confirmation.** Speech from its onset to its last sound must span ``min_note_s``; a
   shorter blip is dropped without an event.
 - **End.** ``player_silence_s`` of digital silence, or ``max_pause_s`` without sound; with
   ``silence_s`` set, that long without sound instead (the fixed rule of old). A player's own
   stream going silent or corked (per-application capture) is a cue given as data:
   :meth:`NoteDetector.player_stopped`.
+- **Last sound.** Also judged against the note's own floor when it ends: the last syllable's
+  fade counts while it stands above the room tone (with none, within 40 dB of the speech),
+  then the sound is held ``hangover_s`` more, never into player silence: a final consonant
+  (the "t" of "left", after its closure) can be too weak to stand out from the room tone, or
+  be smeared away by a player's time-stretch at 1.5x.
 - **Extent.** A note is saved from ``preroll_s`` before the onset (never reaching into the
   previous note) to ``tail_s`` after its last sound.
 
@@ -72,6 +83,18 @@ _SYLLABLE_BELOW_SPEECH_DB = 30.0
 _QUIETEST_SYLLABLE_DB = -70.0
 # The end of the last syllable, fading into the room tone, still counts this far above it.
 _FADE_ABOVE_FLOOR_DB = 6.0
+# A note whose own floor is this quiet has no room tone at all: what is left between its words
+# is the codec's rounding (about -110 dBFS from Opus), far below any microphone (-70 ... -45).
+# Nothing masks a soft consonant then, and Opus takes up to ~10 dB off one (the "f" of a
+# recorded "front": -49 dBFS before encoding, -57 after): a syllable counts from this far under
+# the speech level, for its onset and its fade. (Not from the codec's floor: a synthesizer's
+# breath 31-36 dB under the speech, 80 ms before it, is no syllable.)
+_NO_ROOM_TONE_DB = -90.0
+_UNMASKED_SYLLABLE_BELOW_SPEECH_DB = 40.0
+# Looking back for a note's first syllable, a dip this short between two sounds is not a gap.
+_SYLLABLE_DIP_S = 0.06
+# ...to a sound that reaches this close to the note's speech level: a syllable's vowel.
+_VOWEL_BELOW_SPEECH_DB = 20.0
 # Sound louder than this is never a microphone's room tone (-70 ... -45 dBFS): the refinement
 # does not cut it off (a music bed that starts with a note stays part of it).
 _LOUDEST_ROOM_TONE_DB = -45.0
@@ -166,6 +189,11 @@ class _SpeechOnset:
 
     _LAG_WINDOWS = 5  # 100 ms of verdicts after a burst ends still belong to it
     _JOIN_S = 0.3  # speech within this of a speech-like burst continues it
+    # A burst that goes on past the look without speech (a music bed) is still listened to:
+    # speech that starts over it is this many windows of speech in a row, give or take a
+    # window's lag; it begins where the first of them was heard.
+    _OVER_BED_WINDOWS = 8
+    _VAD_DELAY_WINDOWS = 2  # Silero hears speech about 40 ms after it begins
 
     def __init__(self, window_frames: int, look_windows: int, samplerate: int) -> None:
         self._window = window_frames
@@ -182,10 +210,13 @@ class _SpeechOnset:
         self._last_end = 0
         self._heard = 0
         self._speech = 0
+        self._run_start: int | None = None  # over a bed: the run of speech verdicts going on
+        self._run_speech = 0
+        self._run_gap = 0
 
     def wants_verdict(self) -> bool:
         near = self._open or self._since_close <= self._LAG_WINDOWS
-        return near and self._heard < self._look
+        return near and (self._heard < self._look or self._open)
 
     def window(self, frame: int, loud: bool, verdict: bool | None, listening: bool) -> None:
         if loud:
@@ -197,6 +228,7 @@ class _SpeechOnset:
                 self._open = True
                 self._start = frame
                 self._heard = self._speech = 0
+                self._run_start, self._run_speech, self._run_gap = None, 0, 0
             self._last_end = frame + self._window
         elif self._open:
             self._open = False
@@ -204,11 +236,28 @@ class _SpeechOnset:
         if not self._open:
             self._since_close += 1
         if verdict is not None:
+            if self._heard >= self._look:
+                self._over_bed(frame, verdict)
+                return
             self._heard += 1
             self._speech += verdict
         decided = self._speech >= _SPEECH_WINDOWS and self._speech >= _SPEECH_SHARE * self._heard
         if self.onset is None and self._chain_start is not None and (decided or not listening):
             self.onset = self._chain_start
+
+    def _over_bed(self, frame: int, verdict: bool) -> None:
+        """A verdict on a burst already judged no speech (music): speech starting over it."""
+        if verdict:
+            if self._run_start is None:
+                self._run_start = frame - self._VAD_DELAY_WINDOWS * self._window
+            self._run_speech += 1
+            self._run_gap = 0
+        elif self._run_start is not None:
+            self._run_gap += 1
+            if self._run_gap > 1:
+                self._run_start, self._run_speech, self._run_gap = None, 0, 0
+        if self.onset is None and self._run_speech >= self._OVER_BED_WINDOWS:
+            self.onset = self._run_start
 
 
 class _State(enum.Enum):
@@ -254,6 +303,7 @@ class NoteDetector:
         self._min_note = round(settings.min_note_s * samplerate)
         self._preroll = round(settings.preroll_s * samplerate)
         self._tail = round(settings.tail_s * samplerate)
+        self._hangover_windows = round(settings.hangover_s * samplerate / self.window_frames)
         self._vad_look = max(1, round(settings.vad_look_s * samplerate / window))
         floor_windows = max(1, round(settings.floor_window_s * samplerate / window))
         self._floor = _FloorTracker(floor_windows, settings.floor_percentile)
@@ -541,7 +591,8 @@ class NoteDetector:
 
     def _refined(self, onset: int) -> tuple[int, int]:
         """Onset and last sound against the note's own floor (its room tone): the first and the
-        last window ``margin_db`` above it, looking back up to ``preroll_s`` for the onset."""
+        last window ``margin_db`` above it, looking back up to ``preroll_s`` for the onset, and
+        a hangover after the last."""
         window = self.window_frames
         levels = np.asarray(self._note_levels)
         count = min(len(levels), (self._last_sound - self._onset) // window)
@@ -551,32 +602,66 @@ class NoteDetector:
         note_floor = float(np.percentile(sounding, _NOTE_FLOOR_PERCENTILE))
         active = sounding[sounding > sounding.max() - 40.0]
         speech_db = float(10 * np.log10(np.mean(10 ** (active / 10))))
-        threshold = max(
-            note_floor + self.settings.margin_db,
-            speech_db - _SYLLABLE_BELOW_SPEECH_DB,
-            _QUIETEST_SYLLABLE_DB,
-        )
+        if note_floor <= _NO_ROOM_TONE_DB:
+            # Nothing but the codec's rounding under the words: nothing masks a soft consonant.
+            threshold = speech_db - _UNMASKED_SYLLABLE_BELOW_SPEECH_DB
+            fading = threshold
+        else:
+            threshold = max(
+                note_floor + self.settings.margin_db,
+                speech_db - _SYLLABLE_BELOW_SPEECH_DB,
+                _QUIETEST_SYLLABLE_DB,
+            )
+            # A syllable fades slowly: its end counts down to _FADE_ABOVE_FLOOR_DB over the floor.
+            fading = max(
+                min(
+                    min(threshold, _LOUDEST_ROOM_TONE_DB) - self.settings.hysteresis_db,
+                    note_floor + _FADE_ABOVE_FLOOR_DB,
+                ),
+                _QUIETEST_SYLLABLE_DB,
+            )
         cut = min(threshold, _LOUDEST_ROOM_TONE_DB)  # what may be cut off as room tone
         index = (onset - self._onset) // window
-        # A syllable fades slowly: its end counts down to _FADE_ABOVE_FLOOR_DB over the floor.
-        fading = min(cut - self.settings.hysteresis_db, note_floor + _FADE_ABOVE_FLOOR_DB)
-        loud = np.flatnonzero(levels[index:count] >= max(fading, _QUIETEST_SYLLABLE_DB))
-        last_sound = self._last_sound
-        if len(loud):
-            last_sound = onset + (int(loud[-1]) + 1) * window
+        return (
+            self._refined_onset(onset, index, count, threshold, cut, speech_db),
+            self._refined_end(index, count, fading),
+        )
+
+    def _refined_onset(
+        self, onset: int, index: int, count: int, threshold: float, cut: float, speech_db: float
+    ) -> int:
+        window = self.window_frames
+        levels = self._note_levels
         if index < count and levels[index] < cut:
-            later = np.flatnonzero(levels[index:count] >= cut)
-            return (onset + int(later[0]) * window if len(later) else onset), last_sound
-        # Look back while the level stays above the note's own threshold.
-        history = list(self._before) + self._note_levels[:index]
-        back = 0
-        limit = min(self._preroll // window, len(history))
-        while back < limit and history[-1 - back] >= threshold:
-            back += 1
+            later = np.flatnonzero(np.asarray(levels[index:count]) >= cut)
+            return onset + int(later[0]) * window if len(later) else onset
+        history = list(self._before) + levels[:index]
+        back = _windows_back(
+            history,
+            min(self._preroll // window, len(history)),
+            threshold,
+            round(_SYLLABLE_DIP_S * self.samplerate / window),
+            speech_db - _VOWEL_BELOW_SPEECH_DB,
+        )
         refined = onset - back * window
         if self._previous_end is not None:
             refined = max(refined, self._previous_end)
-        return refined, last_sound
+        return refined
+
+    def _refined_end(self, index: int, count: int, fading: float) -> int:
+        """One past the last window of the last syllable: the last one heard at ``fading`` or
+        more, held ``hangover_s`` longer as long as there is no player silence."""
+        window = self.window_frames
+        levels = np.asarray(self._note_levels)
+        heard = np.flatnonzero(levels[index:count] >= fading)
+        if not len(heard):
+            return self._last_sound
+        last = index + int(heard[-1]) + 1  # in windows of the note, one past
+        for _ in range(self._hangover_windows):
+            if last >= len(levels) or levels[last] <= SILENCE_DB:
+                break
+            last += 1
+        return self._onset + last * window
 
     def _finish(self, events: list[NoteEvent], now: int, reason: str) -> None:
         if self._state is _State.NOTE and self._speech.onset is not None:
@@ -591,6 +676,32 @@ class NoteDetector:
         self._judging = False
         self._note_levels = []
         self._before.clear()
+
+
+def _windows_back(
+    history: Sequence[float], limit: int, threshold: float, bridge: int, vowel: float
+) -> int:
+    """How many of the last windows of ``history`` (at most ``limit``) belong to the sound that
+    ends it: back while the level stays at ``threshold`` or more, and on across a dip of at most
+    ``bridge`` windows (never digital silence) to an earlier sound that reaches ``vowel`` (a
+    first short syllable, "Hi,", that the VAD had no time to hear; not a breath or a click)."""
+
+    def run(start: int) -> int:
+        while start < limit and history[-1 - start] >= threshold:
+            start += 1
+        return start
+
+    back = run(0)
+    while True:
+        dip_end = back
+        while dip_end < limit and SILENCE_DB < history[-1 - dip_end] < threshold:
+            dip_end += 1
+        start = run(dip_end)
+        if not back < dip_end <= back + bridge or start == dip_end:
+            return back
+        if max(history[len(history) - start : len(history) - dip_end]) < vowel:
+            return back
+        back = start
 
 
 # ---------------------------------------------------------------------------------------------
