@@ -466,8 +466,30 @@ class StreamMixer:
                 return
             window, segment.recent = segment.recent[:checked], segment.recent[checked:]
             segment.recent_frames -= count
-            if start - search >= max(self.mix.start, self.out_position):
+            if start - search < max(self.mix.start, self.out_position):
+                continue
+            if not self._fits_in_place(window):
                 self._repair(segment, window, search)
+
+    def _fits_in_place(self, window: list[tuple[int, Frames]]) -> bool:
+        """Whether every chunk of ``window`` (placed back to back) fits the mix where it is,
+        as ``_repair`` would find it: the usual case, told with a few array operations."""
+        import numpy as np
+
+        start = window[0][0]
+        lengths = np.array([len(frames) for _, frames in window])
+        starts = start + np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        if any(at != expected for (at, _), expected in zip(window, starts, strict=True)):
+            return False  # not back to back: let the chunk by chunk check decide
+        end = start + int(lengths.sum())
+        # Where a chunk fits, the mix minus everything placed there is only the rounding.
+        left = self.mix.get(start, end) - self.out.get(start, end) - self.others.get(start, end)
+        left_flat = left.ravel().astype(np.float64)
+        frames = np.concatenate([frames for _, frames in window]).ravel().astype(np.float64)
+        offsets = (starts - start) * self.channels
+        chunk_error = np.add.reduceat(left_flat * left_flat, offsets)
+        chunk_energy = np.add.reduceat(frames * frames, offsets)
+        return bool(np.all((chunk_error <= MISFIT * chunk_energy) | (chunk_energy == 0)))
 
     def _repair(self, segment: _Segment, window: list[tuple[int, Frames]], search: int) -> None:
         """Each chunk of ``window`` that does not fit the mix where it is placed, but fits it
