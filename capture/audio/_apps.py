@@ -229,6 +229,9 @@ RESYNC_MS = 1000
 #: later frame is then off by that much), and how far from its place it is looked for.
 CHECK_MS = 100
 CHECK_SEARCH_MS = 40
+#: A check waits for the other streams' data, but no longer than until the output is this close
+#: (a paused stream's data never comes).
+CHECK_WAIT_MARGIN_MS = 200
 #: A chunk of a stream fits the mix where the error left is at most this part of its energy
 #: (the mix is the streams' sum, rounded: it differs by a unit or two).
 MISFIT = 0.01
@@ -464,12 +467,26 @@ class StreamMixer:
             start = segment.recent[0][0]
             if self.mix_position < start + count + search:
                 return
+            # The other streams' data for it may come later than the mix (another app's is read
+            # in larger fragments): checked without it, a fitting chunk would not fit. So wait
+            # for it, unless the output comes near.
+            near = start - search - self._ms(CHECK_WAIT_MARGIN_MS) <= self.out_position
+            if not near and not self._others_reach(segment, start + count + search):
+                return
             window, segment.recent = segment.recent[:checked], segment.recent[checked:]
             segment.recent_frames -= count
             if start - search < max(self.mix.start, self.out_position):
                 continue
             if not self._fits_in_place(window):
                 self._repair(segment, window, search)
+
+    def _others_reach(self, segment: _Segment, frame: int) -> bool:
+        """Whether every other placed stream's data has come up to ``frame``."""
+        return all(
+            other.offset + other.received >= frame
+            for other in self._segments.values()
+            if other is not segment and other.offset is not None
+        )
 
     def _fits_in_place(self, window: list[tuple[int, Frames]]) -> bool:
         """Whether every chunk of ``window`` (placed back to back) fits the mix where it is,
