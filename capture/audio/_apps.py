@@ -95,7 +95,7 @@ class Timeline:
     """Frames on the mix's clock (absolute frame numbers), int32 so that streams can be summed.
 
     A buffer that grows by doubling and forgets from the front by moving an index: it is fed
-    every 10 ms, so copying it each time would cost more than everything else here.
+    every 10-20 ms, so copying it each time would cost more than everything else here.
     """
 
     def __init__(self, channels: int) -> None:
