@@ -40,7 +40,12 @@ def cpu_ratio(rig: PulseRig, folder: Path, seconds: float, rounds: int) -> None:
     per_app: list[float] = []
     try:
         for n in range(rounds):
-            for flags, results in (([], whole), (["--app", "MusicApp"], per_app)):
+            runs: list[tuple[list[str], list[float]]] = [
+                ([], whole),
+                (["--app", "MusicApp"], per_app),
+            ]
+            # Each goes first every other round: whatever else the machine does then is shared.
+            for flags, results in runs if n % 2 == 0 else runs[::-1]:
                 output = folder / f"cpu-{n}-{len(flags)}.wav"
                 cpu, _ = timed([*base, "-o", str(output), *flags], env)
                 results.append(cpu)

@@ -95,7 +95,7 @@ class Timeline:
     """Frames on the mix's clock (absolute frame numbers), int32 so that streams can be summed.
 
     A buffer that grows by doubling and forgets from the front by moving an index: it is fed
-    every 10 ms, so copying it each time would cost more than everything else here.
+    every 10-20 ms, so copying it each time would cost more than everything else here.
     """
 
     def __init__(self, channels: int) -> None:
@@ -229,6 +229,9 @@ RESYNC_MS = 1000
 #: later frame is then off by that much), and how far from its place it is looked for.
 CHECK_MS = 100
 CHECK_SEARCH_MS = 40
+#: A check waits for the other streams' data, but no longer than until the output is this close
+#: (a paused stream's data never comes).
+CHECK_WAIT_MARGIN_MS = 200
 #: A chunk of a stream fits the mix where the error left is at most this part of its energy
 #: (the mix is the streams' sum, rounded: it differs by a unit or two).
 MISFIT = 0.01
@@ -464,10 +467,46 @@ class StreamMixer:
             start = segment.recent[0][0]
             if self.mix_position < start + count + search:
                 return
+            # The other streams' data for it may come later than the mix (another app's is read
+            # in larger fragments): checked without it, a fitting chunk would not fit. So wait
+            # for it, unless the output comes near.
+            near = start - search - self._ms(CHECK_WAIT_MARGIN_MS) <= self.out_position
+            if not near and not self._others_reach(segment, start + count + search):
+                return
             window, segment.recent = segment.recent[:checked], segment.recent[checked:]
             segment.recent_frames -= count
-            if start - search >= max(self.mix.start, self.out_position):
+            if start - search < max(self.mix.start, self.out_position):
+                continue
+            if not self._fits_in_place(window):
                 self._repair(segment, window, search)
+
+    def _others_reach(self, segment: _Segment, frame: int) -> bool:
+        """Whether every other placed stream's data has come up to ``frame``."""
+        return all(
+            other.offset + other.received >= frame
+            for other in self._segments.values()
+            if other is not segment and other.offset is not None
+        )
+
+    def _fits_in_place(self, window: list[tuple[int, Frames]]) -> bool:
+        """Whether every chunk of ``window`` (placed back to back) fits the mix where it is,
+        as ``_repair`` would find it: the usual case, told with a few array operations."""
+        import numpy as np
+
+        start = window[0][0]
+        lengths = np.array([len(frames) for _, frames in window])
+        starts = start + np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        if any(at != expected for (at, _), expected in zip(window, starts, strict=True)):
+            return False  # not back to back: let the chunk by chunk check decide
+        end = start + int(lengths.sum())
+        # Where a chunk fits, the mix minus everything placed there is only the rounding.
+        left = self.mix.get(start, end) - self.out.get(start, end) - self.others.get(start, end)
+        left_flat = left.ravel().astype(np.float64)
+        frames = np.concatenate([frames for _, frames in window]).ravel().astype(np.float64)
+        offsets = (starts - start) * self.channels
+        chunk_error = np.add.reduceat(left_flat * left_flat, offsets)
+        chunk_energy = np.add.reduceat(frames * frames, offsets)
+        return bool(np.all((chunk_error <= MISFIT * chunk_energy) | (chunk_energy == 0)))
 
     def _repair(self, segment: _Segment, window: list[tuple[int, Frames]], search: int) -> None:
         """Each chunk of ``window`` that does not fit the mix where it is placed, but fits it
