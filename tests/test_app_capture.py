@@ -78,10 +78,16 @@ def start_recording(
     loopcap: Loopcap, output: Path, seconds: float, *flags: str, server: PulseRig
 ) -> subprocess.Popen[str]:
     """Start ``loopcap record`` and return once its worker records from the server."""
+    return start_capturing(
+        loopcap, server, "record", "--audio-only", "--duration", str(seconds), "-o", str(output),
+        *flags,
+    )  # fmt: skip
+
+
+def start_capturing(loopcap: Loopcap, server: PulseRig, *args: str) -> subprocess.Popen[str]:
+    """Start ``loopcap ARGS`` and return once its capture worker records from the server."""
     before = mix_streams(server)
-    proc = loopcap.start(
-        "record", "--audio-only", "--duration", str(seconds), "-o", str(output), *flags
-    )
+    proc = loopcap.start(*args)
     deadline = time.monotonic() + 30
     while mix_streams(server) <= before:
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -297,15 +303,10 @@ def test_notes_of_one_app_are_saved_alone_and_whole(
     loopcap = make_loopcap(tmp_path, server.env)
     out = tmp_path / "notes"
     out.mkdir()
-    before = mix_streams(server)
-    proc = loopcap.start(
-        "note", "--app", "VoiceApp", "--count", "2", "--timeout", "40", "--format", "wav",
-        "--out", str(out),
+    proc = start_capturing(
+        loopcap, server, "note", "--app", "VoiceApp", "--count", "2", "--timeout", "40",
+        "--format", "wav", "--out", str(out),
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while mix_streams(server) <= before:
-        assert time.monotonic() < deadline and proc.poll() is None, "note did not start"
-        time.sleep(0.05)
     music = server.play(clips["long"], app="MusicApp")
     try:
         time.sleep(1.0)
@@ -402,15 +403,10 @@ def test_a_note_ends_when_the_players_stream_goes_away(server: PulseRig, tmp_pat
     loopcap = make_loopcap(tmp_path, server.env)
     out = tmp_path / "notes"
     out.mkdir()
-    before = mix_streams(server)
-    proc = loopcap.start(
-        "note", "--app", "VoiceApp", "--count", "2", "--timeout", "15", "--format", "wav",
-        "--out", str(out),
+    proc = start_capturing(
+        loopcap, server, "note", "--app", "VoiceApp", "--count", "2", "--timeout", "15",
+        "--format", "wav", "--out", str(out),
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while mix_streams(server) <= before:
-        assert time.monotonic() < deadline and proc.poll() is None, "note did not start"
-        time.sleep(0.05)
     time.sleep(0.5)
     server.play(notes[0], app="VoiceApp").wait(timeout=20)
     time.sleep(0.3)
