@@ -14,7 +14,6 @@ On a private PulseAudio (and PipeWire for the second figure) with two stand-in a
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -27,7 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_record import loopcap_env, timed  # noqa: E402
-from tests.rig import RATE, PulseRig, best_alignment, noise, pulse_rig, write_wav  # noqa: E402
+from tests.rig import (  # noqa: E402
+    RATE,
+    PulseRig,
+    best_alignment,
+    noise,
+    pulse_rig,
+    this_process_on,
+    write_wav,
+)
 
 
 def cpu_ratio(rig: PulseRig, folder: Path, seconds: float, rounds: int) -> None:
@@ -67,9 +74,7 @@ def lost_at_start(rig: PulseRig, folder: Path, streams: int = 6) -> list[float]:
 
     clip = noise(0.5, seed=5)
     path = write_wav(folder / "voice.wav", clip)
-    saved = {key: os.environ.get(key) for key in rig.env}
-    os.environ.update(rig.env)
-    try:
+    with this_process_on(rig):
         source = LoopbackSource(app=AppFilter("VoiceApp"))
         source.start()
         blocks = []
@@ -83,12 +88,6 @@ def lost_at_start(rig: PulseRig, folder: Path, streams: int = 6) -> list[float]:
             if block is not None:
                 blocks.append(block.frames)
         source.close()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     recorded = np.concatenate(blocks)[:, 0].astype(np.float32)
     reference = clip[:, 0].astype(np.float32)
     lost = []

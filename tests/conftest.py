@@ -4,7 +4,6 @@ The helpers they use (and tests, the demo and benchmarks share) are in tests/hel
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,23 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Loopcap, make_loopcap, stop_process, wait_until
-from tests.rig import PulseRig, pulse_rig
+from tests.rig import PulseRig, pulse_rig, this_process_on
 
 
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]:
     """One audio server for the whole run; its environment is also set in this process."""
-    with pulse_rig(tmp_path_factory.mktemp("pulse")) as rig:
-        saved = {key: os.environ.get(key) for key in rig.env}
-        os.environ.update(rig.env)
-        try:
-            yield rig
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with pulse_rig(tmp_path_factory.mktemp("pulse")) as rig, this_process_on(rig):
+        yield rig
 
 
 @pytest.fixture

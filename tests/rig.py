@@ -281,6 +281,22 @@ def pulse_rig(root: Path | None = None, kind: str = "pulseaudio") -> Iterator[Pu
             rig.stop()
 
 
+@contextlib.contextmanager
+def this_process_on(rig: PulseRig) -> Iterator[PulseRig]:
+    """Point this process's own environment at ``rig`` (for the library used in-process), and
+    put every variable back as it was afterwards."""
+    saved = {key: os.environ.get(key) for key in rig.env}
+    os.environ.update(rig.env)
+    try:
+        yield rig
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @dataclass
 class XvfbRig:
     display: str
