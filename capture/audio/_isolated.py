@@ -18,7 +18,7 @@ from collections import deque
 from typing import IO, TYPE_CHECKING, Any
 
 from capture.audio._apps import AppFilter, AppInfo
-from capture.audio._types import SourceInfo, StreamLost
+from capture.audio._types import SourceInfo, StreamLost, take_due
 from capture.errors import AudioSourceError
 from capture.processes import stop_process
 
@@ -182,9 +182,7 @@ class IsolatedStream:
     def take_player_stops(self, before: int) -> list[int]:
         """The worker's output frames before ``before`` where the app's player stopped."""
         with self._stops_lock:
-            due = [frame for frame in self._player_stops if frame < before]
-            self._player_stops = [frame for frame in self._player_stops if frame >= before]
-        return due
+            return take_due(self._player_stops, before)
 
     def _last_error(self) -> str:
         for line in reversed(self._stderr_tail):

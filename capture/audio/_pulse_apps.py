@@ -29,7 +29,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from capture.audio._apps import NAME_KEYS, AppFilter, AppInfo, StreamMixer, group_apps
-from capture.audio._types import SourceInfo, StreamLost, pick_source
+from capture.audio._types import SourceInfo, StreamLost, pick_source, take_due
 from capture.errors import AudioSourceError
 
 if TYPE_CHECKING:
@@ -385,9 +385,7 @@ class PulseAppStream:
     def take_player_stops(self, before: int) -> list[int]:
         """The output frames (counted from this stream's first) before ``before`` where the
         followed app's player stopped: its last playing stream was removed or paused."""
-        due = [frame for frame in self._player_stops if frame < before]
-        self._player_stops = [frame for frame in self._player_stops if frame >= before]
-        return due
+        return take_due(self._player_stops, before)
 
     def _follow(self, sink_input: Any, *, lead_in: bool, mix_now: int | None = None) -> None:
         if _is_ours(sink_input):

@@ -83,3 +83,11 @@ def pick_source(sources: list[SourceInfo], spec: str) -> SourceInfo:
         )
     names = ", ".join(s.name for s in matches)
     raise AudioSourceError(f"'{spec}' matches several sources ({names}); use its id")
+
+
+def take_due(frames: list[int], before: int) -> list[int]:
+    """Remove from ``frames`` (player-stopped cues, by output frame) those before ``before``,
+    and return them: what a block ending there carries."""
+    due = [frame for frame in frames if frame < before]
+    frames[:] = [frame for frame in frames if frame >= before]
+    return due
