@@ -222,17 +222,9 @@ def output_folder(settings: Settings) -> Path:
 def load_settings(path: Path | None = None) -> Settings:
     """Read the settings file; a missing file means all defaults."""
     path = path or settings_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text, mode = _read_settings_text(path)
+    if mode is None:
         return Settings()
-    except OSError as exc:
-        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise SettingsError(
-            f"{path}: not UTF-8 text (a stray byte at offset {exc.start}); "
-            "save it as UTF-8 or delete it"
-        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -387,8 +379,9 @@ def remember_app(app: AppFilter | None, path: Path | None = None) -> Path:
     return update_settings_file(changes, path)
 
 
-def _read_settings_text(path: Path) -> tuple[str, int | None]:
-    """The settings file's text and permission bits ("" and None when it does not exist)."""
+def _read_settings_text(path: Path, *, to_change: bool = False) -> tuple[str, int | None]:
+    """The settings file's text and permission bits ("" and None when it does not exist).
+    ``to_change``: it was read to be changed, which its error then says did not happen."""
     try:
         return path.read_text(encoding="utf-8"), path.stat().st_mode & 0o7777
     except FileNotFoundError:
@@ -396,9 +389,10 @@ def _read_settings_text(path: Path) -> tuple[str, int | None]:
     except OSError as exc:
         raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
+        unchanged = ", so it was not changed" if to_change else ""
         raise SettingsError(
-            f"{path}: not UTF-8 text (a stray byte at offset {exc.start}), so it was not "
-            "changed; save it as UTF-8 or delete it"
+            f"{path}: not UTF-8 text (a stray byte at offset {exc.start}){unchanged}; "
+            "save it as UTF-8 or delete it"
         ) from None
 
 
@@ -422,7 +416,7 @@ def update_settings_file(
     path = path or settings_path()
     if path.is_symlink():  # settings kept elsewhere (a dotfiles repository): keep the link
         path = path.resolve()
-    text, mode = _read_settings_text(path)
+    text, mode = _read_settings_text(path, to_change=True)
     try:
         current = tomllib.loads(text)
         settings_from_dict(current, source=str(path))
