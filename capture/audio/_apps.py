@@ -500,7 +500,7 @@ class StreamMixer:
             return False  # not back to back: let the chunk by chunk check decide
         end = start + int(lengths.sum())
         # Where a chunk fits, the mix minus everything placed there is only the rounding.
-        left = self.mix.get(start, end) - self.out.get(start, end) - self.others.get(start, end)
+        left = self._app_in_mix(start, end) - self.out.get(start, end)
         left_flat = left.ravel().astype(np.float64)
         frames = np.concatenate([frames for _, frames in window]).ravel().astype(np.float64)
         offsets = (starts - start) * self.channels
@@ -517,7 +517,7 @@ class StreamMixer:
         end = window[-1][0] + len(window[-1][1])
         lo, hi = start - search, end + search
         # The mix without everything placed but these frames: ideally these frames alone.
-        alone = self.mix.get(lo, hi) - self.out.get(lo, hi) - self.others.get(lo, hi)
+        alone = self._app_in_mix(lo, hi) - self.out.get(lo, hi)
         for at, frames in window:
             alone[at - lo : at - lo + len(frames)] += frames
         flat = alone.astype(np.float64).sum(axis=1)
